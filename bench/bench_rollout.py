@@ -1,0 +1,170 @@
+"""Rollouts at fleet scale: create an update strategy for 10,000 devices, then upgrade them.
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/entryway_rollout python -m bench.bench_rollout
+
+Sets up Django on the database in DATABASE_URL (default: a fresh PostgreSQL database
+``entryway_rollout``), migrates it, seeds one installer with 10,000 connected R29 devices and a
+firmware file, and prints:
+
+1. the time of the one API request that creates the strategy for all 10,000 devices (target ≤ 2 s),
+   and the time to start it (10,000 upgrade actions in bulk);
+2. with the fleet simulator (``entryway.sim``) polling a granian server: the time until all
+   10,000 simulated devices have reported a final state.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import tempfile
+import time
+
+from bench import common
+
+N_DEVICES = int(os.environ.get("BENCH_ROLLOUT_DEVICES", "10000"))
+POLL_INTERVAL = int(os.environ.get("BENCH_ROLLOUT_POLL", "60"))
+FIRMWARE_SIZE = 16 * 1024
+# Concurrent HTTP connections of the simulated fleet: enough to keep 2 workers busy without
+# exhausting PostgreSQL's connection slots (each server thread holds one).
+FLEET_CONNECTIONS = int(os.environ.get("BENCH_ROLLOUT_CONNECTIONS", "32"))
+
+
+def _setup_django() -> tuple[str, str, int]:
+    """Configure and start Django in this process; returns (database URL, var dir, server port)."""
+    url = os.environ.get("DATABASE_URL") or os.environ.get("BENCH_ROLLOUT_DATABASE_URL")
+    if not url:
+        url = common.database_url().rsplit("/", 1)[0] + "/entryway_rollout"
+        common.reset_database(url)
+    var_dir = tempfile.mkdtemp(prefix="entryway-bench-rollout-")
+    port = common.free_port()
+    # All simulated devices come from 127.0.0.1: the per-address AutoP limit stands for one device's
+    # address, so it is lifted here; the rate-limit counters live in Redis as in production.
+    env = common.server_env(url, var_dir, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+                            ALLOWED_HOSTS="127.0.0.1,localhost,testserver", DEVICE_POLL_INTERVAL=POLL_INTERVAL,
+                            AUTOP_RATE_LIMIT=10**9,
+                            CACHE_URL=os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/5"))
+    os.environ.update(env)
+    sys.path.insert(0, str(common.ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return url, var_dir, port
+
+
+def _seed(n: int):
+    """One installer, one household and n connected R29 devices on an older version (bulk inserts)."""
+    from django.contrib.auth.hashers import make_password
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from entryway.accounts.models import Account
+    from entryway.accounts.services import api_token_create
+    from entryway.devices.models import DeviceModel, IntercomDevice, MacLibraryEntry
+    from entryway.firmware.models import Firmware
+    from entryway.firmware.services import firmware_upload
+    from entryway.residents.services import resident_create
+
+    tag = secrets.token_hex(3).upper()
+    admin = Account.objects.filter(role="admin").first() or Account.objects.create_superuser(
+        f"bench-admin-{tag}", f"bench-admin-{tag}@example.com", secrets.token_urlsafe(12))
+    installer = Account.objects.create(username=f"bench-rollout-{tag}", role="installer", time_zone="UTC",
+                                       password=make_password(None), email=f"rollout-{tag}@example.com")
+    owner = resident_create(acting_user=installer, installer=installer, name="Fleet owner", time_zone="UTC")
+    model, _ = DeviceModel.objects.get_or_create(name="R29", defaults={"device_type": "door_phone"})
+    now = timezone.now()
+    entries = MacLibraryEntry.objects.bulk_create(
+        [MacLibraryEntry(mac=f"B{tag[:3]}{i:08X}", installer=installer) for i in range(n)], batch_size=5000)
+    secrets_by_mac = {e.mac: secrets.token_urlsafe(18) for e in entries}
+    IntercomDevice.objects.bulk_create([
+        IntercomDevice(installer=installer, owner=owner, device_model=model, mac=e.mac, mac_entry=e,
+                       location=f"Gate {i}", sip_number=f"8{tag[:3]}{i:07d}", device_secret=secrets_by_mac[e.mac],
+                       firmware_version="29.30.2.800", reported_model="R29", last_seen_at=now)
+        for i, e in enumerate(entries)
+    ], batch_size=5000)
+    version = f"29.30.{int(tag[:2], 16)}.{int(tag[2:], 16) % 1000}"
+    while Firmware.objects.filter(version=version).exists():
+        version = version.rsplit(".", 1)[0] + f".{secrets.randbelow(999999)}"
+    image = secrets.token_bytes(FIRMWARE_SIZE)
+    firmware = firmware_upload(acting_user=admin, file=ContentFile(image, name=f"R29_{version}.rom"),
+                               version=version, device_models=[model], version_log="benchmark")
+    _token, raw = api_token_create(acting_user=installer, name="bench")
+    device_ids = list(IntercomDevice.objects.filter(installer=installer).values_list("pk", flat=True))
+    return installer, firmware, raw, device_ids, secrets_by_mac
+
+
+def _create_and_start(firmware, token: str, device_ids: list[int]) -> tuple[int, float, float]:
+    from django.db import connection
+    from django.test import Client
+
+    from entryway.firmware.services import strategy_start
+
+    client = Client()
+    start = time.perf_counter()
+    response = client.post("/api/v1/update-strategies",
+                           data={"firmware_id": firmware.pk, "device_ids": device_ids,
+                                 "scheduled_at": "2100-01-01T00:00:00Z"},
+                           content_type="application/json", headers={"Authorization": f"Bearer {token}"})
+    created = time.perf_counter() - start
+    if response.status_code != 201:
+        raise RuntimeError(f"creation failed: {response.status_code} {response.content[:500]!r}")
+    strategy_id = response.json()["id"]
+    # Start it now, as the periodic task does at the Upgrade Time.
+    from django.utils import timezone
+
+    from entryway.firmware.models import UpdateStrategy
+
+    UpdateStrategy.objects.filter(pk=strategy_id).update(scheduled_at=timezone.now())
+    start = time.perf_counter()
+    strategy_start(strategy_id=strategy_id)
+    started = time.perf_counter() - start
+    connection.close()
+    return strategy_id, created, started
+
+
+def _run_fleet(strategy_id: int, var_dir: str, port: int, secrets_by_mac: dict[str, str]) -> dict:
+    """Serve the platform with granian and let the simulated fleet upgrade itself."""
+    from entryway.firmware import services
+    from entryway.firmware.models import UpdateStrategy
+    from entryway.sim import fleet_upgrade_run
+
+    env = dict(os.environ)
+    with common.Server(env, workers=2, port=port) as server:
+        start = time.perf_counter()
+        report = fleet_upgrade_run(base_url=server.url, devices=secrets_by_mac, poll_interval=POLL_INTERVAL,
+                                   timeout=POLL_INTERVAL * 3 + 120, connection_limit=FLEET_CONNECTIONS, seed=1)
+        reported = time.perf_counter() - start
+    services.strategies_run_due()
+    strategy = UpdateStrategy.objects.get(pk=strategy_id)
+    return {"seconds": reported, "report": report, "status": strategy.status,
+            "counts": services.strategy_counts(strategy)}
+
+
+def main() -> None:
+    url, var_dir, port = _setup_django()
+    print(f"machine: {common.machine()}; database: {url.rsplit('@', 1)[-1]}; devices: {N_DEVICES}", flush=True)
+    t = time.perf_counter()
+    _installer, firmware, token, device_ids, secrets_by_mac = _seed(N_DEVICES)
+    print(f"seeded {len(device_ids)} devices in {time.perf_counter() - t:.1f} s", flush=True)
+    strategy_id, created, started = _create_and_start(firmware, token, device_ids)
+    print(f"strategy creation (one API request, {len(device_ids)} devices): {created:.3f} s (target <= 2 s)")
+    print(f"strategy start ({len(device_ids)} upgrade actions in bulk): {started:.3f} s", flush=True)
+    try:
+        import entryway.sim  # noqa: F401
+    except ImportError:
+        print("fleet: entryway.sim is not installed; the fleet part is skipped")
+        return
+    fleet = _run_fleet(strategy_id, var_dir, port, secrets_by_mac)
+    counts, report = fleet["counts"], fleet["report"]
+    finished = report["succeeded"] + report["failed"]
+    verdict = "all" if report["unfinished"] == 0 else f"only {finished} of"
+    print(f"fleet: {verdict} {report['devices']} simulated devices reported a final state in "
+          f"{fleet['seconds']:.1f} s (poll interval {POLL_INTERVAL} s, target <= {2 * POLL_INTERVAL} s; "
+          f"{report['checkins']} check-ins, {report['errors']} errors)")
+    print(f"platform: strategy {fleet['status']}; succeeded {counts['succeeded']}, failed {counts['failed']}, "
+          f"not reached {counts['not_reached']}, still open {counts['total'] - counts['final']}")
+
+if __name__ == "__main__":
+    main()

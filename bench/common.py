@@ -1,0 +1,170 @@
+"""Shared pieces of the benchmarks: a PostgreSQL database, the production server, wrk, memory."""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DEFAULT_DB = "postgres://root@127.0.0.1:5432/entryway_bench"
+
+
+def database_url() -> str:
+    return os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+
+
+def reset_database(url: str) -> None:
+    """Drop and re-create the benchmark database (PostgreSQL)."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def server_env(url: str, var_dir: str, **extra) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "DATABASE_URL": url,
+        "ENTRYWAY_VAR_DIR": var_dir,
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def manage(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, check=check,
+                          capture_output=True, text=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """granian (WSGI, N workers) serving the production settings."""
+
+    def __init__(self, env: dict, workers: int = 2, port: int | None = None):
+        self.env, self.workers, self.port = env, workers, port or free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="entryway-bench-web-", suffix=".log", delete=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        granian = shutil.which("granian", path=str(pathlib.Path(PYTHON).parent)) or "granian"
+        self.proc = subprocess.Popen(
+            [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(self.port), "--workers",
+             str(self.workers), "--backlog", "2048", "config.wsgi:application"],
+            env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1).read()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start: " + pathlib.Path(self.log.name).read_text()[-2000:])
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def worker_rss_mb(self) -> list[float]:
+        """Resident memory of each worker process (children of the granian main process)."""
+        out = []
+        for pid in _descendants(self.proc.pid):
+            try:
+                status = pathlib.Path(f"/proc/{pid}/status").read_text()
+                cmd = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            match = re.search(r"VmRSS:\s+(\d+) kB", status)
+            if match and cmd:
+                out.append(int(match.group(1)) / 1024)
+        return out
+
+
+def _descendants(pid: int) -> list[int]:
+    children = []
+    for task in pathlib.Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for kid in kids:
+            children.append(int(kid))
+            children.extend(_descendants(int(kid)))
+    return children
+
+
+def wrk(url: str, *, script: str | None = None, connections: int = 64, threads: int = 2, seconds: int = 15,
+        env: dict | None = None) -> dict:
+    """Run wrk with latency percentiles; returns requests/s, p50/p99 (ms), errors and non-2xx counts."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "5s"]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run(args + [url], capture_output=True, text=True, env=env, check=True).stdout
+    return parse_wrk(out)
+
+
+def _ms(value: str) -> float:
+    number = float(re.match(r"[\d.]+", value).group())
+    unit = value[len(re.match(r"[\d.]+", value).group()):]
+    return number * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}.get(unit, 1)
+
+
+def parse_wrk(out: str) -> dict:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    errors = 0
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        errors += sum(int(x) for x in socket_errors.groups())
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "requests": total, "raw": out}
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1)))))
+    return ordered[k]
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", pathlib.Path("/proc/meminfo").read_text()).group(1))
+    return f"{cores} cores, {mem_kb / 1024 / 1024:.1f} GiB"

@@ -1,0 +1,78 @@
+"""The user API root. Each app's ``api.py`` exposes ``router``; it is mounted under /api/v1/."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from django.apps import apps
+from django.core.exceptions import PermissionDenied, ValidationError as DjangoValidationError
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError as NinjaValidationError
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="entryway API",
+    version="1.0.0",
+    description=(
+        "The installer and resident API of entryway. Authenticate with the portal session (and its "
+        "CSRF token) or with `Authorization: Bearer <token>` created under API tokens in the portal."
+    ),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def django_validation_error_detail(exc: DjangoValidationError) -> list[dict]:
+    if hasattr(exc, "error_dict"):
+        return [
+            {"loc": ["body", field if field != "__all__" else "non_field_errors"], "msg": m, "type": "value_error"}
+            for field, errors in exc.message_dict.items()
+            for m in errors
+        ]
+    return [{"loc": ["body"], "msg": m, "type": "value_error"} for m in exc.messages]
+
+
+@api.exception_handler(DjangoValidationError)
+def on_django_validation_error(request, exc):
+    return api.create_response(request, {"detail": django_validation_error_detail(exc)}, status=422)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request, exc):
+    return api.create_response(request, {"detail": exc.errors}, status=422)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request, exc):
+    return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request, exc):
+    return api.create_response(request, {"detail": "Authentication required."}, status=401)
+
+
+def _mount_app_routers() -> None:
+    for config in apps.get_app_configs():
+        if not config.name.startswith("entryway.") or config.name == "entryway.api":
+            continue
+        try:
+            module = importlib.import_module(f"{config.name}.api")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{config.name}.api":
+                continue
+            raise
+        router = getattr(module, "router", None)
+        if router is not None:
+            api.add_router("/v1/", router)
+
+
+_mount_app_routers()

@@ -1,0 +1,68 @@
+"""What the installer dashboard shows. A fixed number of aggregate queries, whatever the fleet size."""
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from entryway.dashboard.models import Alert
+
+
+def dashboard_for(installer) -> dict:
+    from entryway.devices.models import IntercomDevice
+    from entryway.residents.models import Resident
+
+    now = timezone.now()
+    residents = Resident.objects.visible_to(installer)
+    users = residents.aggregate(
+        inactivated=Count("id", filter=Q(activated_at__isnull=True)),
+        normal=Count("id", filter=Q(activated_at__isnull=False, expires_at__gt=now)),
+        expired=Count("id", filter=Q(activated_at__isnull=False, expires_at__lte=now)),
+        expiring=Count("id", filter=Q(activated_at__isnull=False, expires_at__gt=now,
+                                      expires_at__lte=now + datetime.timedelta(days=30))),
+    )
+    expiring_soon = list(residents.filter(activated_at__isnull=False, expires_at__gt=now,
+                                          expires_at__lte=now + datetime.timedelta(days=30))
+                         .order_by("expires_at").only("id", "name", "expires_at", "family_sip")[:8])
+    cutoff = now - datetime.timedelta(seconds=settings.DEVICE_OFFLINE_AFTER)
+    devices = IntercomDevice.objects.visible_to(installer)
+    fleet = devices.aggregate(online=Count("id", filter=Q(last_seen_at__gte=cutoff)), total=Count("id"))
+    fleet["offline"] = fleet["total"] - fleet["online"]
+    versions = list(devices.values("device_model__name", "firmware_version").annotate(n=Count("id"))
+                    .order_by("device_model__name", "-n")[:60])
+    by_model: dict[str, list[dict]] = {}
+    for row in versions:
+        by_model.setdefault(row["device_model__name"], []).append(
+            {"version": row["firmware_version"] or "—", "count": row["n"]})
+    alerts = list(Alert.objects.filter(installer=installer, cleared_at__isnull=True)[:10])
+    return {
+        "users": users,
+        "user_chart": _bars([("Inactivated", users["inactivated"], "warn"), ("Normal", users["normal"], "ok"),
+                             ("Expired", users["expired"], "danger")]),
+        "expiring_soon": expiring_soon,
+        "fleet": fleet,
+        "fleet_chart": _bars([("Online", fleet["online"], "ok"), ("Offline", fleet["offline"], "danger")]),
+        "firmware": [{"model": model, "bars": _bars([(v["version"], v["count"], "primary") for v in rows])}
+                     for model, rows in by_model.items()],
+        "strategies": _running_strategies(installer),
+        "alerts": alerts,
+        "open_alert_count": Alert.objects.filter(installer=installer, cleared_at__isnull=True).count(),
+    }
+
+
+def _bars(rows: list[tuple[str, int, str]]) -> list[dict]:
+    """Horizontal bar chart rows: label, value, tone and width in SVG units (0–100)."""
+    top = max([value for _label, value, _tone in rows] + [1])
+    return [{"label": label, "value": value, "tone": tone, "width": round(100 * value / top, 1)}
+            for label, value, tone in rows]
+
+
+def _running_strategies(installer) -> list[dict]:
+    try:
+        from entryway.firmware import selectors as firmware_selectors
+    except ImportError:
+        return []
+    running = getattr(firmware_selectors, "running_strategies_for", None)
+    return list(running(installer)) if running else []

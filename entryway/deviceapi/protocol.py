@@ -1,0 +1,216 @@
+"""The device-facing routes (docs/device-protocol.md): AutoP files, check-ins, action results.
+
+Plain Django views with their own HTTP Basic credentials: no sessions, no CSRF, never under /api/.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import ipaddress
+import json
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from entryway.core.ratelimit import rate_limit
+from entryway.core.validators import normalize_mac
+from entryway.deviceapi.autop import remember_version, render_autop
+from entryway.deviceapi.choices import FINAL_STATUSES, ActionStatus
+from entryway.deviceapi.models import DeviceAction
+from entryway.deviceapi.services import (
+    action_record_result,
+    autop_credential_check,
+    device_checkin,
+    device_credentials_ensure,
+)
+
+REALM = 'Basic realm="entryway devices", charset="UTF-8"'
+# Fields the check-in needs from the device row; nothing else is read on the hot path.
+CHECKIN_FIELDS = ("id", "mac", "installer_id", "device_secret", "last_seen_at", "reported_model",
+                  "firmware_version", "ip_address")
+_DUMMY_SECRET = "x" * 24
+
+
+def _basic_credentials(request) -> tuple[str, str] | None:
+    scheme, _sep, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    # Secrets never hold a colon, so the last one splits: a MAC user name may be written 0C:11:05:….
+    user, sep, password = decoded.rpartition(":")
+    return (user, password) if sep else None
+
+
+def _mac_or_none(raw: str) -> str | None:
+    try:
+        return normalize_mac(raw)
+    except ValidationError:
+        return None
+
+
+def authenticate_device(request, fields=CHECKIN_FIELDS):
+    """The device whose MAC and secret are in the Basic credentials, or None. One indexed query."""
+    from entryway.devices.models import IntercomDevice
+
+    credentials = _basic_credentials(request)
+    if credentials is None:
+        return None
+    user, password = credentials
+    mac = _mac_or_none(user)
+    device = IntercomDevice.objects.only(*fields).filter(mac=mac).first() if mac else None
+    secret = device.device_secret if device is not None and device.device_secret else _DUMMY_SECRET
+    matches = hmac.compare_digest(secret.encode(), password.encode())
+    return device if device is not None and device.device_secret and matches else None
+
+
+def _error(code: int, message: str, **extra) -> JsonResponse:
+    response = JsonResponse({"error": message, **extra}, status=code)
+    if code == 401:
+        response["WWW-Authenticate"] = REALM
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _json_body(request) -> tuple[dict | None, str]:
+    if not request.body.strip():
+        return {}, ""
+    try:
+        data = json.loads(request.body)
+    except (UnicodeDecodeError, ValueError):
+        return None, "The body is not JSON."
+    if not isinstance(data, dict):
+        return None, "The body must be a JSON object."
+    return data, ""
+
+
+def _string(data: dict, key: str, max_length: int, errors: list[str]) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.append(f"'{key}' must be a string.")
+        return None
+    if len(value) > max_length:
+        errors.append(f"'{key}' is longer than {max_length} characters.")
+        return None
+    if "\x00" in value:
+        errors.append(f"'{key}' contains a null character.")
+        return None
+    return value
+
+
+def parse_checkin(data: dict) -> tuple[dict, list[str]]:
+    errors: list[str] = []
+    report = {"model": _string(data, "model", 32, errors), "firmware": _string(data, "firmware", 32, errors)}
+    ip = _string(data, "ip", 45, errors)
+    if ip is not None:
+        try:
+            report["ip"] = ipaddress.ip_address(ip.strip()).compressed
+        except ValueError:
+            errors.append("'ip' is not an IPv4 or IPv6 address.")
+    uptime = data.get("uptime")
+    if uptime is not None:
+        if isinstance(uptime, bool) or not isinstance(uptime, int) or not 0 <= uptime < 2**53:
+            errors.append("'uptime' must be a whole number of seconds (0 or more).")
+        else:
+            report["uptime"] = uptime
+    return {k: v for k, v in report.items() if v is not None}, errors
+
+
+@csrf_exempt
+@require_POST
+def checkin(request):
+    device = authenticate_device(request)
+    if device is None:
+        return _error(401, "Unknown device or wrong device secret.")
+    data, problem = _json_body(request)
+    if data is None:
+        return _error(400, problem)
+    report, errors = parse_checkin(data)
+    if errors:
+        return _error(400, " ".join(errors))
+    response = JsonResponse(device_checkin(device=device, report=report))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+RESULT_STATUSES = (ActionStatus.PROCEEDING, ActionStatus.SUCCESS, ActionStatus.FAILURE)
+
+
+@csrf_exempt
+@require_POST
+def action_result(request, action_id: int):
+    device = authenticate_device(request, fields=("id", "mac", "installer_id", "device_secret"))
+    if device is None:
+        return _error(401, "Unknown device or wrong device secret.")
+    data, problem = _json_body(request)
+    if data is None:
+        return _error(400, problem)
+    errors: list[str] = []
+    status = data.get("status")
+    if status not in RESULT_STATUSES:
+        errors.append("'status' must be one of: proceeding, success, failure.")
+    stage = _string(data, "stage", 32, errors) or ""
+    detail = _string(data, "detail", 2000, errors) or ""
+    if errors:
+        return _error(400, " ".join(errors))
+    action = DeviceAction.objects.filter(pk=action_id, device_id=device.pk).only("id", "status").first()
+    if action is None:
+        return _error(404, "No such action for this device.")
+    if action.status in FINAL_STATUSES:
+        return _error(409, f"The action is already final ({action.status}); nothing changed.", status=action.status)
+    action = action_record_result(action=action, status=status, stage=stage, detail=detail)
+    if action.status in FINAL_STATUSES and action.status != status:
+        return _error(409, f"The action is already final ({action.status}); nothing changed.", status=action.status)
+    return JsonResponse({"id": action.pk, "kind": action.kind, "status": action.status, "stage": action.stage})
+
+
+def _text(status: int, message: str) -> HttpResponse:
+    response = HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+    if status == 401:
+        response["WWW-Authenticate"] = REALM
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@rate_limit("autop", limit=lambda: settings.AUTOP_RATE_LIMIT, window=60)
+def autop_file(request, mac: str):
+    """``GET /autop/<MAC>.cfg`` with the installer's AutoP credentials or the device's own."""
+    from entryway.devices.models import IntercomDevice
+
+    wanted = _mac_or_none(mac)
+    if wanted is None:
+        return _text(400, "Malformed MAC address: use 12 hexadecimal digits, e.g. 0C110512BC97.cfg.")
+    credentials = _basic_credentials(request)
+    if credentials is None:
+        return _text(401, "AutoP credentials required.")
+    devices = IntercomDevice.objects.select_related("device_model", "owner", "installer").prefetch_related("relays")
+    user, password = credentials
+    device = None
+    if _mac_or_none(user) is not None:
+        own = authenticate_device(request, fields=("id", "mac", "device_secret"))
+        if own is None:
+            return _text(401, "Wrong AutoP credentials.")
+        if own.mac == wanted:
+            device = devices.filter(pk=own.pk).first()
+    else:
+        installer = autop_credential_check(user, password)
+        if installer is None:
+            return _text(401, "Wrong AutoP credentials.")
+        device = devices.filter(mac=wanted, installer_id=installer.pk).first()
+    if device is None:
+        return _text(404, "No configuration for this MAC address.")
+    device_credentials_ensure(device=device)
+    content = render_autop(device)
+    remember_version(device.pk, content)
+    response = HttpResponse(content, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response

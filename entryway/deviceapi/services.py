@@ -1,0 +1,441 @@
+"""Creating device actions and recording what devices report.
+
+Other apps (firmware rollouts, messages, remote maintenance, remote control) create actions
+only through ``action_create`` / ``actions_bulk_create`` and learn about results by
+registering a handler with ``register_result_handler(kind, fn)``; ``fn(action)`` is called
+inside the transaction that records a device's report (status/stage/detail already saved).
+"""
+from __future__ import annotations
+
+import datetime
+import hmac
+import secrets
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from entryway.core.audit import audit, changed, snapshot
+from entryway.deviceapi.autop import (
+    autop_errors,
+    autop_lines,
+    config_version,
+    forget_versions,
+    normalise_commands,
+)
+from entryway.deviceapi.choices import FINAL_STATUSES, ActionKind, ActionStatus
+from entryway.deviceapi.models import AutopCredential, DeviceAction
+
+# Kinds of action that appear in the AutoP file while open (they change the config version).
+FILE_KINDS = (ActionKind.AUTOP, ActionKind.UPGRADE)
+
+ResultHandler = Callable[[DeviceAction], None]
+_RESULT_HANDLERS: dict[str, list[ResultHandler]] = defaultdict(list)
+# Called after commit with the MACs that have new actions (MQTT push, when a broker is configured).
+_PUSHERS: list[Callable[[list[str]], None]] = []
+
+
+def register_result_handler(kind: str, handler: ResultHandler) -> None:
+    if handler not in _RESULT_HANDLERS[kind]:
+        _RESULT_HANDLERS[kind].append(handler)
+
+
+def register_pusher(pusher: Callable[[list[str]], None]) -> None:
+    if pusher not in _PUSHERS:
+        _PUSHERS.append(pusher)
+
+
+def _notify_devices(macs: list[str]) -> None:
+    if not macs or not _PUSHERS:
+        return
+
+    def push():
+        for pusher in _PUSHERS:
+            pusher(macs)
+
+    transaction.on_commit(push)
+
+
+def action_create(
+    *,
+    device,
+    kind: str,
+    payload: dict | None = None,
+    acting_user=None,
+    expires_at: datetime.datetime | None = None,
+    audit_action: bool = True,
+) -> DeviceAction:
+    """One action for one device; it reaches the device at its next check-in (at once over MQTT)."""
+    if kind not in ActionKind.values:
+        raise ValueError(f"unknown action kind {kind!r}")
+    with transaction.atomic():
+        action = DeviceAction.objects.create(
+            installer_id=device.installer_id,
+            device=device,
+            kind=kind,
+            payload=payload or {},
+            expires_at=expires_at,
+            created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        )
+        if audit_action and acting_user is not None:
+            audit(acting_user=acting_user, action=f"device.{kind}", obj=device,
+                  after={"action_id": action.pk, "kind": kind})
+        if kind in FILE_KINDS:
+            forget_versions([device.pk])
+        _notify_devices([device.mac])
+    return action
+
+
+def actions_bulk_create(
+    *,
+    devices: Iterable,
+    kind: str,
+    payload_for: Callable[[object], dict] | dict | None = None,
+    acting_user=None,
+    expires_at: datetime.datetime | None = None,
+) -> list[DeviceAction]:
+    """Many actions in one insert (rollouts, messages, batch AutoP). No per-device round trips.
+
+    Callers audit the batch themselves (one row for the batch, not one per device).
+    """
+    if kind not in ActionKind.values:
+        raise ValueError(f"unknown action kind {kind!r}")
+    devices = list(devices)
+    created_by = acting_user if getattr(acting_user, "pk", None) else None
+    rows = []
+    for device in devices:
+        payload = payload_for(device) if callable(payload_for) else dict(payload_for or {})
+        rows.append(DeviceAction(installer_id=device.installer_id, device=device, kind=kind, payload=payload,
+                                 expires_at=expires_at, created_by=created_by))
+    with transaction.atomic():
+        created = DeviceAction.objects.bulk_create(rows, batch_size=2000)
+        if kind in FILE_KINDS:
+            forget_versions([d.pk for d in devices])
+        _notify_devices([d.mac for d in devices])
+    return created
+
+
+def action_cancel(*, action: DeviceAction, acting_user=None, detail: str = "") -> DeviceAction:
+    """Cancel an action the device has not finished. Finished actions stay as they are."""
+    with transaction.atomic():
+        action = DeviceAction.objects.select_for_update().get(pk=action.pk)
+        if action.status in FINAL_STATUSES:
+            return action
+        action.status = ActionStatus.CANCELLED
+        action.detail = detail or action.detail
+        action.finished_at = timezone.now()
+        action.save(update_fields=["status", "detail", "finished_at", "updated_at"])
+        _run_handlers(action)
+        if acting_user is not None:
+            audit(acting_user=acting_user, action=f"device.{action.kind}.cancel", obj=action.device,
+                  after={"action_id": action.pk})
+    return action
+
+
+def action_record_result(*, action: DeviceAction, status: str, stage: str = "", detail: str = "") -> DeviceAction:
+    """What a device reported about an action: proceeding (with a stage), success or failure.
+
+    A final action is not changed again (a repeated report does no harm).
+    """
+    allowed = {ActionStatus.PROCEEDING, ActionStatus.SUCCESS, ActionStatus.FAILURE}
+    if status not in allowed:
+        raise ValueError(f"status must be one of {sorted(allowed)}")
+    with transaction.atomic():
+        action = DeviceAction.objects.select_for_update().get(pk=action.pk)
+        if action.status in FINAL_STATUSES:
+            return action
+        action.status = status
+        action.stage = stage[:32]
+        action.detail = detail[:2000]
+        if status in FINAL_STATUSES:
+            action.finished_at = timezone.now()
+        action.save(update_fields=["status", "stage", "detail", "finished_at", "updated_at"])
+        _run_handlers(action)
+    return action
+
+
+def actions_expire(*, now: datetime.datetime | None = None) -> int:
+    """Open actions past their deadline become Expired (handlers run for each)."""
+    now = now or timezone.now()
+    count = 0
+    for action in DeviceAction.objects.filter(status__in=[ActionStatus.PENDING, ActionStatus.SENT],
+                                              expires_at__lte=now).iterator():
+        with transaction.atomic():
+            locked = DeviceAction.objects.select_for_update().get(pk=action.pk)
+            if locked.status not in (ActionStatus.PENDING, ActionStatus.SENT):
+                continue
+            locked.status = ActionStatus.EXPIRED
+            locked.finished_at = now
+            locked.detail = locked.detail or "The device did not take the action before its deadline."
+            locked.save(update_fields=["status", "finished_at", "detail", "updated_at"])
+            _run_handlers(locked)
+            count += 1
+    return count
+
+
+def _run_handlers(action: DeviceAction) -> None:
+    for handler in _RESULT_HANDLERS.get(action.kind, []):
+        handler(action)
+
+
+# ---------------------------------------------------------------------------------------------
+# Installer AutoP credentials (Setting module → AutoP)
+
+
+def _new_autop_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def autop_credential_get_or_create(*, installer) -> AutopCredential:
+    """The installer's AutoP credentials, made on first need."""
+    credential = AutopCredential.objects.filter(installer_id=installer.pk).first()
+    if credential is not None:
+        return credential
+    with transaction.atomic():
+        for _attempt in range(5):
+            username = "ap" + secrets.token_hex(5)
+            if not AutopCredential.objects.filter(username=username).exists():
+                break
+        credential, _created = AutopCredential.objects.get_or_create(
+            installer_id=installer.pk, defaults={"username": username, "password": _new_autop_password()})
+    return credential
+
+
+def autop_credential_rotate(*, acting_user, installer) -> AutopCredential:
+    """A new AutoP password; devices already provisioned keep working with their own secrets."""
+    credential = autop_credential_get_or_create(installer=installer)
+    with transaction.atomic():
+        credential = AutopCredential.objects.select_for_update().get(pk=credential.pk)
+        credential.password = _new_autop_password()
+        credential.rotated_at = timezone.now()
+        credential.full_clean()
+        credential.save(update_fields=["password", "rotated_at"])
+        audit(acting_user=acting_user, action="autop_credential.rotate", obj=credential, installer=installer,
+              after={"username": credential.username, "rotated_at": credential.rotated_at})
+    return credential
+
+
+def autop_credential_check(username: str, password: str):
+    """The installer whose AutoP credentials these are, or None."""
+    credential = AutopCredential.objects.filter(username=username).select_related("installer").first()
+    if credential is None or not hmac.compare_digest(credential.password.encode(), password.encode()):
+        return None
+    if not credential.installer.is_active:
+        return None
+    return credential.installer
+
+
+# ---------------------------------------------------------------------------------------------
+# Device credentials
+
+
+def device_credentials_ensure(*, device) -> bool:
+    """Give a device its protocol secret and broker password if it has none. True when something was made."""
+    values = {}
+    if not device.device_secret:
+        values["device_secret"] = secrets.token_urlsafe(18)
+    if not device.mqtt_password:
+        values["mqtt_password"] = secrets.token_urlsafe(18)
+    if not values:
+        return False
+    from entryway.devices.models import IntercomDevice
+
+    # Only fill in what is still empty: two concurrent first calls must not hand out two secrets.
+    for field, value in values.items():
+        if IntercomDevice.objects.filter(pk=device.pk, **{field: ""}).update(**{field: value}):
+            setattr(device, field, value)
+        else:
+            setattr(device, field, getattr(IntercomDevice.objects.only(field).get(pk=device.pk), field))
+    forget_versions([device.pk])
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Remote maintenance (a device's Settings)
+
+
+def device_settings_update(*, acting_user, device, connect_type: str, autop_commands: str):
+    """Connect Type and the "Others" Regular AutoP commands of one device (both go into its AutoP file)."""
+    from entryway.devices.choices import ConnectType
+
+    errors = {}
+    if connect_type not in ConnectType.values:
+        errors["connect_type"] = _("Choose TCP, UDP or TLS.")
+    text = normalise_commands(autop_commands)
+    line_errors = autop_errors(text)
+    if line_errors:
+        errors["autop_commands"] = [autop_line_message(e) for e in line_errors[:10]]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        fields = ["connect_type", "autop_commands"]
+        before = snapshot(device, fields)
+        device.connect_type = connect_type
+        device.autop_commands = text
+        after = snapshot(device, fields)
+        if before == after:
+            return device
+        device.save(update_fields=[*fields, "updated_at"])
+        changed_before, changed_after = changed(before, after)
+        audit(acting_user=acting_user, action="device.settings", obj=device, before=changed_before,
+              after=changed_after)
+        forget_versions([device.pk])
+        _notify_devices([device.mac])
+    return device
+
+
+def autop_line_message(error) -> str:
+    return _("Line %(number)s is not an AutoP command (Config.<Module>.<Section>.<Key> = value): %(text)s") % {
+        "number": error.line_number, "text": error.text}
+
+
+def device_reboot(*, acting_user, device) -> DeviceAction:
+    expires = timezone.now() + datetime.timedelta(seconds=settings.REBOOT_EXPIRY_SECONDS)
+    return action_create(device=device, kind=ActionKind.REBOOT, acting_user=acting_user, expires_at=expires)
+
+
+def device_once_autop(*, acting_user, device, commands: str) -> DeviceAction:
+    """Once Autop: the commands are applied one time by the device, which confirms them."""
+    text = normalise_commands(commands)
+    line_errors = autop_errors(text)
+    if line_errors:
+        raise ValidationError({"autop_commands": [autop_line_message(e) for e in line_errors[:10]]})
+    lines = autop_lines(text)
+    if not lines:
+        raise ValidationError({"autop_commands": _("Enter at least one AutoP command.")})
+    expires = timezone.now() + datetime.timedelta(seconds=settings.AUTOP_ONCE_EXPIRY_SECONDS)
+    return action_create(device=device, kind=ActionKind.AUTOP, payload={"lines": lines}, acting_user=acting_user,
+                         expires_at=expires)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch AutoP (User module → Intercom Devices → AutoP)
+
+REGULAR, ONE_TIME = "regular", "once"
+
+
+def autop_batch_apply(*, acting_user, mode: str, commands: str, device_ids) -> int:
+    """Regular AutoP (stays in the devices' files) or One Time AutoP (one action each) for ≤ 500 devices.
+
+    Devices are taken only among those the acting installer owns; returns how many were provisioned.
+    """
+    from entryway.devices.models import IntercomDevice
+
+    limit = settings.AUTOP_BATCH_MAX_DEVICES
+    errors = {}
+    if mode not in (REGULAR, ONE_TIME):
+        errors["mode"] = _("Choose Regular AutoP or One Time AutoP.")
+    text = normalise_commands(commands)
+    line_errors = autop_errors(text)
+    if line_errors:
+        errors["commands"] = [autop_line_message(e) for e in line_errors[:10]]
+    elif mode == ONE_TIME and not autop_lines(text):
+        errors["commands"] = _("Enter at least one AutoP command.")
+    ids = set()
+    for raw in device_ids or []:
+        try:
+            ids.add(int(raw))
+        except (TypeError, ValueError):
+            errors["devices"] = _("Unknown device.")
+    if not ids:
+        errors.setdefault("devices", _("Select at least one device."))
+    elif len(ids) > limit:
+        errors["devices"] = _("You can provision %(limit)s devices at most at a time; %(count)s are selected.") % {
+            "limit": limit, "count": len(ids)}
+    if errors:
+        raise ValidationError(errors)
+    devices = list(IntercomDevice.objects.filter(installer_id=acting_user.pk, pk__in=ids)
+                   .only("id", "mac", "installer_id"))
+    if len(devices) != len(ids):
+        raise ValidationError({"devices": _("Some selected devices are not yours or no longer exist.")})
+    with transaction.atomic():
+        if mode == REGULAR:
+            # Every device gets the same text: one UPDATE for the whole selection.
+            IntercomDevice.objects.filter(installer_id=acting_user.pk, pk__in=[d.pk for d in devices]).update(
+                autop_commands=text, updated_at=timezone.now())
+            forget_versions([d.pk for d in devices])
+            _notify_devices([d.mac for d in devices])
+        else:
+            lines = autop_lines(text)
+            expires = timezone.now() + datetime.timedelta(seconds=settings.AUTOP_ONCE_EXPIRY_SECONDS)
+            actions_bulk_create(devices=devices, kind=ActionKind.AUTOP, payload_for={"lines": lines},
+                                acting_user=acting_user, expires_at=expires)
+        audit(acting_user=acting_user, action=f"device.autop_batch.{mode}", installer=acting_user,
+              object_repr=f"AutoP ({len(devices)} devices)",
+              after={"mode": mode, "commands": text, "devices": sorted(d.mac for d in devices)})
+    return len(devices)
+
+
+# ---------------------------------------------------------------------------------------------
+# Check-in (the hot path: a constant, small number of queries, and no write on most calls)
+
+
+def device_checkin(*, device, report: dict, now: datetime.datetime | None = None) -> dict:
+    """Record what a device reports and answer its pending actions (marked sent) and config version."""
+    from entryway.devices.models import IntercomDevice
+
+    now = now or timezone.now()
+    actions = list(
+        DeviceAction.objects.filter(device_id=device.pk, status__in=[ActionStatus.PENDING, ActionStatus.SENT])
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("created_at", "id").only("id", "kind", "payload", "status")
+    )
+    pending_ids = [a.pk for a in actions if a.status == ActionStatus.PENDING]
+    if pending_ids:
+        DeviceAction.objects.filter(pk__in=pending_ids, status=ActionStatus.PENDING).update(
+            status=ActionStatus.SENT, sent_at=now, updated_at=now)
+
+    updates = {}
+    for field, key in (("reported_model", "model"), ("firmware_version", "firmware"), ("ip_address", "ip")):
+        if key in report and report[key] is not None and report[key] != getattr(device, field):
+            updates[field] = report[key]
+    stale = (device.last_seen_at is None
+             or (now - device.last_seen_at).total_seconds() >= settings.DEVICE_LAST_SEEN_WRITE_INTERVAL)
+    if updates or stale:
+        updates["last_seen_at"] = now
+        if report.get("uptime") is not None:
+            updates["uptime_seconds"] = report["uptime"]
+        IntercomDevice.objects.filter(pk=device.pk).update(**updates)
+
+    return {
+        "poll_interval": settings.DEVICE_POLL_INTERVAL,
+        "server_time": now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "config_version": config_version(device.pk),
+        "actions": [{"id": a.pk, "kind": a.kind, "payload": a.payload} for a in actions],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Broker credentials (Mosquitto dynamic security), when MQTT_DYNSEC is on
+
+
+def mqtt_device_provision(*, device_id: int) -> bool:
+    """Create the device's broker client with its own topics only. False when there is nothing to do."""
+    from entryway.deviceapi import mqtt
+    from entryway.devices.models import IntercomDevice
+
+    if not (settings.MQTT_URL and settings.MQTT_DYNSEC):
+        return False
+    device = IntercomDevice.objects.filter(pk=device_id).only("id", "mac", "device_secret", "mqtt_password").first()
+    if device is None:
+        return False
+    device_credentials_ensure(device=device)
+    mqtt.dynsec_device_provision(device.mac, device.mqtt_password)
+    return True
+
+
+def mqtt_device_revoke(*, mac: str) -> bool:
+    from entryway.deviceapi import mqtt
+    from entryway.devices.models import IntercomDevice
+
+    if not (settings.MQTT_URL and settings.MQTT_DYNSEC):
+        return False
+    if IntercomDevice.objects.filter(mac=mac).exists():
+        return False  # the MAC was bound again meanwhile: its new device keeps its credentials
+    mqtt.dynsec_device_revoke(mac)
+    return True

@@ -1,0 +1,24 @@
+"""Background work of the device protocol: expiring actions, broker credentials of devices."""
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+
+from entryway.deviceapi import services
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("deviceapi-actions-expire")
+def actions_expire_task():
+    """Every minute: open actions past their deadline become Expired."""
+    return services.actions_expire()
+
+
+@db_task(retries=5, retry_delay=30)
+def mqtt_device_provision_task(device_id: int):
+    """Give one device its own broker credentials (dynamic security); does nothing without MQTT_DYNSEC."""
+    return services.mqtt_device_provision(device_id=device_id)
+
+
+@db_task(retries=5, retry_delay=30)
+def mqtt_device_revoke_task(mac: str):
+    """Remove a deleted device's broker credentials; does nothing without MQTT_DYNSEC."""
+    return services.mqtt_device_revoke(mac=mac)

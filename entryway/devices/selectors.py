@@ -1,0 +1,85 @@
+"""Reads of the Device and MAC Library modules, always through ``visible_to``."""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q
+
+from entryway.core.validators import normalize_mac
+from entryway.devices.models import DeviceModel, IntercomDevice, MacLibraryEntry, ThirdPartyCamera
+
+MAX_SEARCH = 64
+
+
+def clean_search(value) -> str:
+    return str(value or "").replace("\x00", "").strip()[:MAX_SEARCH]
+
+
+def _mac_fragment(q: str) -> str:
+    """What to look for in stored MACs: separators dropped, upper case."""
+    return q.replace(":", "").replace("-", "").replace(" ", "").upper()
+
+
+def mac_list(user, *, q: str = "", bound: str = ""):
+    qs = MacLibraryEntry.objects.visible_to(user)
+    if user.role == "installer":
+        qs = qs.filter(installer_id=user.pk)
+    q = clean_search(q)
+    if q:
+        qs = qs.filter(mac__contains=_mac_fragment(q))
+    bound_q = IntercomDevice.objects.filter(mac_entry=OuterRef("pk"))
+    if bound == "bound":
+        qs = qs.filter(Exists(bound_q))
+    elif bound == "free":
+        qs = qs.exclude(Exists(bound_q))
+    return qs.select_related("device__owner", "installer").order_by("-created_at", "-id")
+
+
+def free_macs(installer, *, limit: int = 500) -> list[str]:
+    """MACs of an installer's library not bound to any device (newest first)."""
+    return list(
+        MacLibraryEntry.objects.filter(installer=installer, device__isnull=True)
+        .order_by("-created_at", "-id").values_list("mac", flat=True)[:limit]
+    )
+
+
+def device_list(user, *, q: str = "", owner=None):
+    """Intercom devices; the search matches MAC, Location, SIP or Owner."""
+    qs = IntercomDevice.objects.visible_to(user)
+    if owner is not None:
+        qs = qs.filter(owner=owner)
+    q = clean_search(q)
+    if q:
+        cond = Q(location__icontains=q) | Q(owner__name__icontains=q) | Q(sip_number__contains=q)
+        fragment = _mac_fragment(q)
+        if fragment:
+            cond |= Q(mac__contains=fragment)
+        qs = qs.filter(cond)
+    return qs.select_related("owner", "device_model").order_by("-created_at", "-id")
+
+
+def camera_list(user, *, q: str = "", owner=None):
+    """Third-party cameras; the search matches Location."""
+    qs = ThirdPartyCamera.objects.visible_to(user)
+    if owner is not None:
+        qs = qs.filter(owner=owner)
+    q = clean_search(q)
+    if q:
+        qs = qs.filter(location__icontains=q)
+    return qs.select_related("owner", "link_device").order_by("-created_at", "-id")
+
+
+def catalog_grouped():
+    """[(device type label, [DeviceModel, ...]), ...] for the Device Type select."""
+    groups: dict[str, list] = {}
+    labels = {}
+    for model in DeviceModel.objects.order_by("device_type", "name"):
+        groups.setdefault(model.device_type, []).append(model)
+        labels[model.device_type] = model.get_device_type_display()
+    return [(labels[key], models) for key, models in groups.items()]
+
+
+def parse_mac_or_none(value: str) -> str | None:
+    try:
+        return normalize_mac(value)
+    except ValidationError:
+        return None

@@ -1,0 +1,94 @@
+"""Push over a real Mosquitto broker: a message on the device's topic makes it check in at once."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from entryway.sim import Fleet, run_sync
+from entryway.sim.mqtt import broker_address
+from entryway.sim.tests.platform import FakePlatform
+
+pytestmark = pytest.mark.mqtt
+
+MAC = "0C110512BD01"
+
+
+@pytest.fixture
+def broker_url():
+    url = os.environ.get("TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+    host, port, _tls = broker_address(url)
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        if os.environ.get("CI"):
+            pytest.fail(f"the MQTT broker {url} is required in CI")
+        pytest.skip(f"no MQTT broker at {url}")
+    return url
+
+
+def publish(url: str, topic: str, payload: str) -> None:
+    host, port, _tls = broker_address(url)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"entryway-test-{time.monotonic_ns()}")
+    client.connect(host, port, 10)
+    client.loop_start()
+    client.publish(topic, payload, qos=1).wait_for_publish(5)
+    client.loop_stop()
+    client.disconnect()
+
+
+def test_push_wakes_the_device_long_before_its_poll_interval(broker_url):
+    async def body():
+        platform = await FakePlatform(poll_interval=60).start()
+        platform.mqtt_url = broker_url
+        platform.add_device(MAC)
+        fleet = Fleet(platform.url, [MAC], autop_user="ap-test", autop_password="pw-test", seed=1)
+        task = asyncio.create_task(fleet.run(duration=20))
+        try:
+            deadline = time.monotonic() + 10
+            while not (fleet.devices and fleet.device(MAC).mqtt and fleet.device(MAC).mqtt.subscribed
+                       and fleet.device(MAC).checkins >= 1):
+                assert time.monotonic() < deadline, fleet.devices and fleet.device(MAC).last_error
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # settled: waiting for its next check-in, a minute away
+            device = fleet.device(MAC)
+            assert device.mqtt.topic == f"entryway/device/{MAC}/cmd"
+            before = device.checkins
+            action = platform.add_action(MAC, "message", {"title": "Pushed", "body": "now"})
+            start = time.monotonic()
+            await asyncio.to_thread(publish, broker_url, f"entryway/device/{MAC}/cmd", '{"type": "checkin"}')
+            while device.final.get(action) != "success":
+                assert time.monotonic() - start < 5, "the push did not make the device check in"
+                await asyncio.sleep(0.02)
+            assert device.checkins == before + 1
+            assert fleet.counters["pushes"] == 1 and device.mqtt.messages == 1
+        finally:
+            fleet.stop()
+            await task
+            await platform.stop()
+        assert fleet.device(MAC).mqtt is None  # disconnected on stop
+
+    run_sync(body())
+
+
+def test_broker_override_and_disabled_push(broker_url):
+    async def body():
+        platform = await FakePlatform(poll_interval=60).start()
+        platform.add_device(MAC)  # the file names no broker
+        fleet = Fleet(platform.url, [MAC], autop_user="ap-test", autop_password="pw-test", mqtt_url=broker_url)
+        off = Fleet(platform.url, [MAC], autop_user="ap-test", autop_password="pw-test", mqtt=False)
+        task = asyncio.create_task(fleet.run(duration=10, until=lambda f: bool(
+            f.device(MAC).mqtt and f.device(MAC).mqtt.subscribed)))
+        await task
+        assert fleet.device(MAC).checkins >= 1
+        platform.mqtt_url = broker_url
+        await off.run(duration=5, until=lambda f: f.device(MAC).checkins >= 1)
+        assert off.device(MAC).mqtt is None and off.device(MAC).mqtt_settings() is None
+        await platform.stop()
+
+    run_sync(body())

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SipConfig(AppConfig):
+    name = "entryway.sip"
+    label = "sip"
