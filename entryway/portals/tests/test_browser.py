@@ -50,7 +50,13 @@ def test_distributor_creates_installer_who_then_logs_in(login_page, live_server,
     page.get_by_label("Password").fill("north-door-bell-2468")
     page.get_by_role("button", name="Login").click()
     page.wait_for_load_state("networkidle")
-    assert page.url.endswith("/users/")
+    # A new installer lands on the dashboard: an empty fleet, every chart at zero, no alert yet.
+    assert page.url.endswith("/dashboard/")
+    assert page.locator("h1").inner_text() == "Dashboard"
+    assert page.locator("nav.sidebar a.active").inner_text() == "Dashboard"
+    main = page.locator("main").inner_text()
+    for text in ("Users by status", "0 devices in all.", "No open alerts.", "No update strategy is running."):
+        assert text in main
     page.locator("details.dropdown summary").click()
     menu = page.locator("details.dropdown ul").inner_text()
     for item in ("Customer Service", "Account Setting", "Change password", "Two-factor login", "Help"):
