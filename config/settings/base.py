@@ -297,3 +297,9 @@ BILLING_INVOICE_ISSUER = env.str("BILLING_INVOICE_ISSUER", "entryway")
 # Unicode fonts for invoices, first found wins; the CJK font is the fallback for Chinese, Japanese, Korean.
 BILLING_INVOICE_FONT = env.str("BILLING_INVOICE_FONT", "")
 BILLING_INVOICE_CJK_FONT = env.str("BILLING_INVOICE_CJK_FONT", "")
+
+# dashboard: long operations run as background jobs whose progress the portal shows
+# Exports of more rows than this run in the background; smaller ones download at once.
+EXPORT_INLINE_MAX_ROWS = env.int("EXPORT_INLINE_MAX_ROWS", 5000)
+# Orders for more users than this are made in the background.
+BILLING_ORDER_INLINE_MAX_USERS = env.int("BILLING_ORDER_INLINE_MAX_USERS", 500)

@@ -134,6 +134,14 @@ def purchase_details(request, kind: str):
     if request.method == "POST":
         raw_ids = request.POST.getlist("residents")
         selected = {int(i) for i in raw_ids if i.isdigit()}
+        if len(selected) > settings.BILLING_ORDER_INLINE_MAX_USERS:
+            # A bulk order is made in the background; its page shows the progress, then leads to paying.
+            from entryway.dashboard.job_kinds import order_start
+
+            job = order_start(acting_user=request.user, order_type=order_type, resident_ids=raw_ids,
+                              months=int(months) if months.isdigit() else -1,
+                              apps_per_user=int(apps) if apps.isdigit() else -1, back=request.get_full_path())
+            return redirect("dashboard:job_detail", pk=job.pk)
         try:
             order = services.order_create(acting_user=request.user, order_type=order_type, resident_ids=raw_ids,
                                           months=int(months) if months.isdigit() else -1,

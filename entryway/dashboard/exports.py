@@ -1,18 +1,26 @@
 """Exports of the User, Device, MAC Library and Payments lists: the current search result as CSV or XLSX.
 
 Rows are streamed (CSV) or written with openpyxl's write-only mode (XLSX), in chunks, so a
-large list does not sit in memory. Each export is audited.
+large list does not sit in memory. A result of more than ``EXPORT_INLINE_MAX_ROWS`` rows is
+written by a background job whose progress the portal shows; the file is then downloaded from
+the job's page. Each export is audited.
 """
 from __future__ import annotations
 
 import csv
 import io
+import zoneinfo
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable, Iterable, Iterator
 
-from django.db.models import Q, QuerySet
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from entryway.core.access import installer_required
 from entryway.core.audit import audit
@@ -28,57 +36,48 @@ class Export:
     row: Callable  # (obj, tz) -> list
 
 
-def _local(value, tz):
+def local_time(value, tz):
     if value is None:
         return ""
     return timezone.localtime(value, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _users(request) -> QuerySet:
-    from entryway.residents.models import Resident
+# Each list is read through the selector its page uses, with the page's own search parameters, so an
+# export is exactly the current search result.
 
-    qs = Resident.objects.visible_to(request.user).search(request.GET.get("q", ""))
-    status = request.GET.get("status")
-    if status:
-        qs = qs.with_status(status)
-    return qs.order_by("-created_at", "-id")
+
+def _users(request) -> QuerySet:
+    from entryway.residents.selectors import resident_list
+
+    return resident_list(request.user, q=request.GET.get("q", ""), status=request.GET.get("status", ""))
 
 
 def _user_row(r, tz):
     return [r.name, r.family_sip, r.personal_sip, r.room_name, r.email, r.mobile_number, r.address,
             r.family_member_count, r.get_active_status_display(), r.get_landline_status_display(),
-            _local(r.created_at, tz), _local(r.landline_expires_at, tz), _local(r.expires_at, tz)]
+            local_time(r.created_at, tz), local_time(r.landline_expires_at, tz), local_time(r.expires_at, tz)]
 
 
 def _devices(request) -> QuerySet:
-    from entryway.devices.models import IntercomDevice
+    from entryway.devices.selectors import device_list
 
-    qs = IntercomDevice.objects.visible_to(request.user).select_related("owner", "device_model")
-    q = (request.GET.get("q") or "").strip()
-    if q:
-        mac = q.replace(":", "").replace("-", "").upper()
-        qs = qs.filter(Q(mac__icontains=mac) | Q(location__icontains=q) | Q(sip_number=q) | Q(owner__name__icontains=q))
-    return qs.order_by("-created_at", "-id")
+    return device_list(request.user, q=request.GET.get("q", ""))
 
 
 def _device_row(d, tz):
     return [d.mac, d.owner.name, d.sip_number, d.location, d.device_model.name, d.device_model.get_device_type_display(),
-            "Online" if d.is_online else "Offline", d.firmware_version, _local(d.last_seen_at, tz)]
+            "Online" if d.is_online else "Offline", d.firmware_version, local_time(d.last_seen_at, tz)]
 
 
 def _macs(request) -> QuerySet:
-    from entryway.devices.models import MacLibraryEntry
+    from entryway.devices.selectors import mac_list
 
-    qs = MacLibraryEntry.objects.visible_to(request.user).select_related("device__owner")
-    q = (request.GET.get("q") or "").strip().replace(":", "").replace("-", "").upper()
-    if q:
-        qs = qs.filter(mac__icontains=q)
-    return qs.order_by("-created_at", "-id")
+    return mac_list(request.user, q=request.GET.get("q", ""), bound=request.GET.get("bound", ""))
 
 
 def _mac_row(m, tz):
     device = getattr(m, "device", None)
-    return [m.mac, "Bound" if device else "Not bound", device.owner.name if device else "", _local(m.created_at, tz)]
+    return [m.mac, "Bound" if device else "Not bound", device.owner.name if device else "", local_time(m.created_at, tz)]
 
 
 EXPORTS: dict[str, Export] = {
@@ -131,6 +130,49 @@ def _xlsx(title: str, columns: list[str], rows: Iterable[list]) -> bytes:
     return out.getvalue()
 
 
+def _audit(user, key: str, fmt: str, query: dict, filename: str) -> None:
+    audit(acting_user=user, action=f"export.{key}", installer=user, after={"format": fmt, "query": query},
+          object_repr=filename)
+
+
+def _file_name(key: str, fmt: str) -> str:
+    return f"{key}-{timezone.localtime().strftime('%Y%m%d-%H%M%S')}.{fmt}"
+
+
+def _content(export: Export, fmt: str, rows: Iterable[list]) -> bytes:
+    if fmt == "csv":
+        return "".join(_csv_stream(export.columns, rows)).encode("utf-8")
+    return _xlsx(export.title, export.columns, rows)
+
+
+def run_export_job(job, progress) -> dict:
+    """The background half of a large export: the same rows as the page's search, with progress."""
+    params = job.params
+    export = EXPORTS.get(params["key"])
+    if export is None:
+        raise ValueError(f"no export {params['key']!r}")
+    request = SimpleNamespace(user=job.created_by, GET=QueryDict(params.get("query", "")))
+    qs = export.queryset(request)
+    total = qs.count()
+    progress(0, total)
+    tz = zoneinfo.ZoneInfo(params.get("tz") or "UTC")
+
+    def counted() -> Iterator[list]:
+        done = 0
+        for done, row in enumerate(_rows(export, qs, tz), 1):
+            if done % 500 == 0:
+                progress(done, total)
+            yield row
+        progress(done, max(done, total))
+
+    with timezone.override(tz):
+        job.data = _content(export, params["fmt"], counted())
+        job.file_name = params["file_name"]
+    job.content_type = "text/csv; charset=utf-8" if params["fmt"] == "csv" else XLSX_TYPE
+    return {"message": _("%(n)s rows exported to %(file)s.") % {"n": job.total, "file": job.file_name},
+            "link": reverse("dashboard:job_download", kwargs={"pk": job.pk}), "link_label": _("Download")}
+
+
 @installer_required
 def export_list(request, key: str, fmt: str):
     export = EXPORTS.get(key)
@@ -138,10 +180,16 @@ def export_list(request, key: str, fmt: str):
         raise Http404("No such export.")
     qs = export.queryset(request)
     tz = timezone.get_current_timezone()
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-    filename = f"{key}-{stamp}.{fmt}"
-    audit(acting_user=request.user, action=f"export.{key}", installer=request.user,
-          after={"format": fmt, "query": dict(request.GET.items())}, object_repr=filename)
+    filename = _file_name(key, fmt)
+    if qs.count() > settings.EXPORT_INLINE_MAX_ROWS:
+        from entryway.dashboard.jobs import job_start
+
+        job = job_start(acting_user=request.user, kind="export", title=_("Export of %(list)s (%(format)s)") % {
+            "list": export.title, "format": fmt.upper()}, params={
+            "key": key, "fmt": fmt, "query": request.GET.urlencode(), "tz": str(tz), "file_name": filename})
+        _audit(request.user, key, fmt, dict(request.GET.items()), filename)
+        return redirect("dashboard:job_detail", pk=job.pk)
+    _audit(request.user, key, fmt, dict(request.GET.items()), filename)
     if fmt == "csv":
         response = StreamingHttpResponse(_csv_stream(export.columns, _rows(export, qs, tz)),
                                          content_type="text/csv; charset=utf-8")

@@ -6,6 +6,7 @@ import datetime
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from entryway.dashboard.models import Alert
 
@@ -39,11 +40,11 @@ def dashboard_for(installer) -> dict:
     alerts = list(Alert.objects.filter(installer=installer, cleared_at__isnull=True)[:10])
     return {
         "users": users,
-        "user_chart": _bars([("Inactivated", users["inactivated"], "warn"), ("Normal", users["normal"], "ok"),
-                             ("Expired", users["expired"], "danger")]),
+        "user_chart": _bars([(_("Inactivated"), users["inactivated"], "warn"), (_("Normal"), users["normal"], "ok"),
+                             (_("Expired"), users["expired"], "danger")]),
         "expiring_soon": expiring_soon,
         "fleet": fleet,
-        "fleet_chart": _bars([("Online", fleet["online"], "ok"), ("Offline", fleet["offline"], "danger")]),
+        "fleet_chart": _bars([(_("Online"), fleet["online"], "ok"), (_("Offline"), fleet["offline"], "danger")]),
         "firmware": [{"model": model, "bars": _bars([(v["version"], v["count"], "primary") for v in rows])}
                      for model, rows in by_model.items()],
         "strategies": _running_strategies(installer),

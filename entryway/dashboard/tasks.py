@@ -1,5 +1,5 @@
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from entryway.dashboard.services import alerts_evaluate
 
@@ -8,3 +8,12 @@ from entryway.dashboard.services import alerts_evaluate
 @lock_task("alerts-evaluate")
 def evaluate_alerts():
     return alerts_evaluate()
+
+
+@db_task()
+def run_job_task(job_id: int):
+    """Run one recorded long operation (an export, a bulk order); a second run does nothing."""
+    from entryway.dashboard.jobs import job_run
+
+    job = job_run(job_id=job_id)
+    return job.status if job is not None else None

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from entryway.core.access import installer_required
+from entryway.core.access import ADMIN, DISTRIBUTOR, INSTALLER, get_visible_or_404, installer_required, role_required
 from entryway.core.pagination import paginate
 from entryway.dashboard import services
-from entryway.dashboard.models import Alert, AlertPreference
+from entryway.dashboard.jobs import job_refresh
+from entryway.dashboard.models import Alert, AlertPreference, Job
 from entryway.dashboard.selectors import dashboard_for
 
 
@@ -41,3 +43,37 @@ def alerts(request):
     if show == "open":
         qs = qs.filter(cleared_at__isnull=True)
     return render(request, "dashboard/alerts.html", {"form": form, "pageinfo": paginate(request, qs), "show": show})
+
+
+# --------------------------------------------------------------------------- long operations
+
+job_roles = role_required(INSTALLER, DISTRIBUTOR, ADMIN)
+
+
+def _job(request, pk: int) -> Job:
+    return job_refresh(get_visible_or_404(Job.objects.defer("data"), request.user, pk=pk))
+
+
+@job_roles
+def job_detail(request, pk: int):
+    return render(request, "dashboard/job_detail.html", {"job": _job(request, pk)})
+
+
+@job_roles
+def job_progress(request, pk: int):
+    """The progress alone, polled by htmx; a finished job reloads the page for its result."""
+    job = _job(request, pk)
+    response = render(request, "dashboard/includes/job_progress.html", {"job": job})
+    if job.is_finished:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@job_roles
+def job_download(request, pk: int):
+    job = get_visible_or_404(Job, request.user, pk=pk)
+    if not job.is_finished or not job.file_name:
+        raise Http404("Nothing to download yet.")
+    response = HttpResponse(bytes(job.data), content_type=job.content_type or "application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="{job.file_name}"'
+    return response

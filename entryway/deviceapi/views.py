@@ -80,6 +80,7 @@ def batch_autop(request):
         raw_ids = request.POST.getlist("devices")
         selected = [int(x) for x in dict.fromkeys(raw_ids) if x.isdigit()]
         if form.is_valid():
+            since = timezone.now()
             try:
                 count = services.autop_batch_apply(acting_user=request.user, mode=form.cleaned_data["mode"],
                                                    commands=form.cleaned_data["commands"], device_ids=raw_ids)
@@ -87,7 +88,12 @@ def batch_autop(request):
                 _apply_errors(form, exc, {"devices": "__all__"})
             else:
                 if form.cleaned_data["mode"] == services.ONE_TIME:
+                    from entryway.dashboard.job_kinds import autop_batch_watch
+
                     messages.success(request, _("One Time AutoP sent to %(n)s device(s).") % {"n": count})
+                    # Its page shows the devices confirming it, live.
+                    job = autop_batch_watch(acting_user=request.user, device_ids=selected, since=since)
+                    return redirect("dashboard:job_detail", pk=job.pk)
                 else:
                     messages.success(request, _("Regular AutoP saved for %(n)s device(s).") % {"n": count})
                 return redirect("deviceapi:batch_autop")
