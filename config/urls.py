@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("entryway.deviceapi.urls")),
     path("", include("entryway.sip.urls")),
     path("", include("entryway.dashboard.urls")),
+    path("", include("entryway.remote.urls")),
+    path("", include("entryway.remote.device_urls")),
     path("api/", include("entryway.api.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

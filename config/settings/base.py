@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "entryway.billing",
     "entryway.portals",
     "entryway.dashboard",
+    "entryway.remote",
     "entryway.web",
     "entryway.api",
 ]
@@ -303,3 +304,16 @@ BILLING_INVOICE_CJK_FONT = env.str("BILLING_INVOICE_CJK_FONT", "")
 EXPORT_INLINE_MAX_ROWS = env.int("EXPORT_INLINE_MAX_ROWS", 5000)
 # Orders for more users than this are made in the background.
 BILLING_ORDER_INLINE_MAX_USERS = env.int("BILLING_ORDER_INLINE_MAX_USERS", 500)
+
+# remote (Remote Control: a device's own web interface through the platform)
+REMOTE_SESSION_MAX_SECONDS = env.int("REMOTE_SESSION_MAX_SECONDS", 600)
+# The portal says "the device did not connect" when no tunnel came this long after the button.
+REMOTE_CONNECT_TIMEOUT = env.int("REMOTE_CONNECT_TIMEOUT", 90)
+# A browser request waits at most this long for the device's answer; a tunnel poll is held at most this long.
+REMOTE_REQUEST_TIMEOUT = env.int("REMOTE_REQUEST_TIMEOUT", 20)
+REMOTE_POLL_WAIT = env.int("REMOTE_POLL_WAIT", 20)
+# Largest request or answer body carried through a tunnel.
+REMOTE_MAX_BODY_BYTES = env.int("REMOTE_MAX_BODY_BYTES", 1024 * 1024)
+REMOTE_MAX_SESSIONS_PER_INSTALLER = env.int("REMOTE_MAX_SESSIONS_PER_INSTALLER", 3)
+# Requests held waiting at once in one web process (tunnel polls and browser requests); more are refused.
+REMOTE_MAX_WAITING = env.int("REMOTE_MAX_WAITING", 32)

@@ -566,9 +566,16 @@ async def do_upgrade(device: SimDevice, action: dict) -> None:
     raise RebootRequested("firmware installed")
 
 
+async def do_remote_control(device: SimDevice, action: dict) -> None:
+    from entryway.sim.tunnel import remote_control
+
+    await remote_control(device, action)
+
+
 DEFAULT_HANDLERS: dict[str, ActionHandler] = {
     "reboot": do_reboot,
     "autop": do_autop,
     "message": do_message,
     "upgrade": do_upgrade,
+    "remote_control": do_remote_control,
 }

@@ -48,6 +48,7 @@ class DeviceWebInterface:
         self.sessions: dict[str, float] = {}
         self.requests = 0
         self.changes: list[dict] = []  # every settings change: {"field", "old", "new", "at"}
+        self.tunnels: dict = {}  # Remote Control: session token -> the tunnel's task (entryway.sim.tunnel)
 
     # -- helpers ----------------------------------------------------------------------------------------
 

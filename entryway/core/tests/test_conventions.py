@@ -15,7 +15,7 @@ PUBLIC = {
     "set_language", "javascript-catalog",
 }
 # Namespaces with their own authentication (devices, the SIP server, the user API).
-OWN_AUTH_NAMESPACES = {"api", "deviceapi", "sip_device"}
+OWN_AUTH_NAMESPACES = {"api", "deviceapi", "sip_device", "remote_device"}
 
 
 def _walk(patterns, namespace=""):
