@@ -568,18 +568,21 @@ def _pause(strategy: UpdateStrategy, reason: str, acting_user=None) -> None:
           after={"status": strategy.status, "reason": strategy.pause_reason})
 
 
-def strategy_evaluate(*, strategy_id: int, now: datetime.datetime | None = None, wait: bool = True) -> None:
+def strategy_evaluate(*, strategy_id: int, now: datetime.datetime | None = None, wait: bool = True) -> bool:
     """Start the next wave, pause, or mark Executed, as the devices' states say.
 
-    With ``wait=False`` (device reports) a strategy row locked by someone else is left alone: whoever
-    holds it decides, and the periodic task looks again within a minute.
+    With ``wait=False`` (device reports) a strategy row locked by someone else is left alone and
+    False is returned: the holder may not see the caller's uncommitted report, so the caller
+    evaluates again after its commit (``upgrade_result_record``).
     """
     now = now or timezone.now()
     with transaction.atomic():
         qs = UpdateStrategy.objects.select_related("firmware").filter(pk=strategy_id)
         strategy = (qs.select_for_update() if wait else qs.select_for_update(skip_locked=True)).first()
-        if strategy is not None:
-            _evaluate_locked(strategy, now)
+        if strategy is None:
+            return False
+        _evaluate_locked(strategy, now)
+    return True
 
 
 def _state_for(action: DeviceAction, current: str) -> str:
@@ -619,8 +622,11 @@ def upgrade_result_record(action: DeviceAction) -> None:
     UpgradeTarget.objects.filter(pk=target["pk"]).update(**changes)
     if state == TargetState.SUCCEEDED and target["device_id"]:
         IntercomDevice.objects.filter(pk=target["device_id"]).update(firmware_version=target["strategy__version"])
-    if final:
-        strategy_evaluate(strategy_id=target["strategy_id"], now=now, wait=False)
+    if final and not strategy_evaluate(strategy_id=target["strategy_id"], now=now, wait=False):
+        # Another report holds the strategy row and decided without this one (not yet committed):
+        # decide again once it is, or the last device's report could leave the strategy Processing.
+        strategy_id = target["strategy_id"]
+        transaction.on_commit(lambda: strategy_evaluate(strategy_id=strategy_id))
 
 
 def targets_expire(*, now: datetime.datetime | None = None) -> int:

@@ -63,12 +63,15 @@ class Fleet:
     mqtt: listen on the broker the AutoP file names; mqtt_url: use this broker address instead.
     ramp: spread the devices' first boot over this many seconds.
     follow_cloud_server: use ``Config.Entryway.CLOUD.Server`` from the AutoP file instead of ``server``.
+    connection_limit: HTTP connections the whole fleet keeps open to the server (requests beyond wait
+        their turn). Kept small: a thread-per-connection server (Django's test server) holds a database
+        connection for each open client connection, and PostgreSQL refuses past max_connections (100).
     """
 
     def __init__(self, server: str, devices: Iterable[DeviceSpec | str], *, autop_user: str = "",
                  autop_password: str = "", poll_interval: float | None = None, fail_rate: float = 0.0,
                  reboot_seconds: float = 5.0, install_seconds: float = 1.0, mqtt: bool = True,
-                 mqtt_url: str = "", seed: int | None = None, ramp: float = 0.0, connection_limit: int = 200,
+                 mqtt_url: str = "", seed: int | None = None, ramp: float = 0.0, connection_limit: int = 32,
                  request_timeout: float = 30.0, follow_cloud_server: bool = False,
                  handlers: dict[str, ActionHandler] | None = None):
         if not 0.0 <= fail_rate <= 1.0:
@@ -311,7 +314,7 @@ class FleetThread:
 
 def fleet_upgrade_run(*, base_url: str, devices: dict[str, str], poll_interval: float = 60,
                       timeout: float = 300, fail_rate: float = 0.0, ramp: float | None = None,
-                      install_seconds: float = 0.5, connection_limit: int = 200, seed: int | None = None,
+                      install_seconds: float = 0.5, connection_limit: int = 32, seed: int | None = None,
                       mqtt: bool = False) -> dict:
     """Run ``{MAC: device secret}`` until the platform has every device's final upgrade result (or ``timeout``).
 
