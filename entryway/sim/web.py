@@ -31,13 +31,16 @@ SETTINGS_FIELDS = [
 LOGO_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 MAX_BODY = 64 * 1024
+STYLE = ("body{font-family:sans-serif;margin:16px;color:#222}h1{font-size:20px}"
+         "label{display:block;margin:8px 0}input{display:block;margin-top:2px;padding:4px}"
+         "button{margin-top:8px;padding:4px 12px}th{text-align:left;padding-right:16px}")
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 
 
 def _page(title: str, body: str) -> bytes:
     return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"</head><body><img src=\"logo.png\" alt=\"Device logo\" width=\"1\" height=\"1\">"
+            f"<style>{STYLE}</style></head><body><img src=\"logo.png\" alt=\"Device logo\" width=\"1\" height=\"1\">"
             f"<h1>{html.escape(title)}</h1>{body}</body></html>").encode()
 
 
