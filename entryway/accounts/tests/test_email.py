@@ -66,7 +66,7 @@ def test_installer_reset_mail_in_the_users_language(installer, make_resident, on
     on_commit(resident_reset_password, acting_user=installer, resident=resident)
     message = mail.outbox[0]
     assert message.subject == "Сброс пароля entryway"
-    assert "Ваш установщик сбросил пароль" in message.body
+    assert "Ваш монтажник сбросил пароль" in message.body
 
 
 def test_no_email_no_mail(installer, make_resident, on_commit):

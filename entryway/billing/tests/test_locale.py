@@ -34,7 +34,9 @@ def test_email_strings_translated_with_the_same_placeholders(code):
     for msgid in EMAIL_STRINGS:
         assert by_id[msgid].msgstr and "fuzzy" not in by_id[msgid].flags, (code, msgid)
     for entry in po.translated_entries():
-        assert set(PLACEHOLDER.findall(entry.msgid)) == set(PLACEHOLDER.findall(entry.msgstr)), (code, entry.msgid)
+        forms = entry.msgstr_plural.values() if entry.msgid_plural else [entry.msgstr]
+        for form in forms:
+            assert set(PLACEHOLDER.findall(entry.msgid)) == set(PLACEHOLDER.findall(form)), (code, entry.msgid)
 
 
 @pytest.mark.parametrize("code", [c for c, _ in settings.LANGUAGES])
