@@ -1,8 +1,6 @@
 """Portal pages: Setting → AutoP, Batch AutoP, Device Info with Settings (remote maintenance)."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.urls import reverse
 
@@ -128,7 +126,7 @@ def test_batch_autop_refuses_others_devices_and_empty_selection(installer_client
     assert "Select at least one device" in response.content.decode()
 
 
-def test_batch_autop_500_devices_within_a_second(installer, make_device, device_model):
+def test_batch_autop_500_devices_in_bulk(installer, make_device, device_model, django_assert_max_num_queries):
     from entryway.deviceapi.services import autop_batch_apply
     from entryway.devices.models import MacLibraryEntry
 
@@ -142,10 +140,11 @@ def test_batch_autop_500_devices_within_a_second(installer, make_device, device_
         for i, e in enumerate(entries)])
     ids = list(IntercomDevice.objects.filter(mac__startswith="0C11EE").values_list("pk", flat=True))
     assert len(ids) == 500
+    # The 1 s target is measured by bench/; here: bulk statements, not one round trip per device.
     for mode in ("regular", "once"):
-        started = time.perf_counter()
-        assert autop_batch_apply(acting_user=installer, mode=mode, commands="Config.A.B.C = 1", device_ids=ids) == 500
-        assert time.perf_counter() - started < 1.0
+        with django_assert_max_num_queries(40):
+            assert autop_batch_apply(acting_user=installer, mode=mode, commands="Config.A.B.C = 1",
+                                     device_ids=ids) == 500
     assert DeviceAction.objects.filter(kind="autop").count() == 500
 
 

@@ -1,5 +1,4 @@
 import io
-import time
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -188,29 +187,25 @@ def test_import_task_runs_the_import(installer):
     assert job.status == "done" and job.added == 50 and job.percent == 100
 
 
-def test_import_10k_rows_is_fast(installer):
+def test_import_10k_rows_uses_bulk_statements(installer, django_assert_max_num_queries):
+    # Speed is measured by bench/bench_mac_import.py; here: no per-row round trips.
     data = _csv(10_000)
-    started = time.perf_counter()
     job = services.mac_import_start(acting_user=installer, data=data, file_name="10k.csv")
-    job = services.mac_import_run(import_id=job.pk)
-    elapsed = time.perf_counter() - started
-    print(f"\nMAC import: 10,000 rows in {elapsed:.2f} s")
+    with django_assert_max_num_queries(1_000):
+        job = services.mac_import_run(import_id=job.pk)
     assert job.added == 10_000
-    assert elapsed < 5
 
 
 @pytest.mark.slow
-def test_import_100k_rows_under_15_seconds(installer):
+def test_import_100k_rows_in_one_job(installer, django_assert_max_num_queries):
+    # The 10 s target is measured by bench/bench_mac_import.py; here: every row lands, in bulk.
     services.mac_add(acting_user=installer, mac="0C0000000005")
     data = _csv(100_000)
-    started = time.perf_counter()
     job = services.mac_import_start(acting_user=installer, data=data, file_name="100k.csv")
-    job = services.mac_import_run(import_id=job.pk)
-    elapsed = time.perf_counter() - started
-    print(f"\nMAC import: 100,000 rows in {elapsed:.2f} s")
+    with django_assert_max_num_queries(10_000):
+        job = services.mac_import_run(import_id=job.pk)
     assert (job.added, job.duplicates, job.invalid) == (99_999, 1, 0)
     assert MacLibraryEntry.objects.filter(installer=installer).count() == 100_000
-    assert elapsed < 15
 
 
 # ---------------------------------------------------------------------------------------------

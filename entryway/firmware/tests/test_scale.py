@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 
 import pytest
 from django.db import connection
@@ -42,17 +41,12 @@ def _query_limit() -> int:
 
 def test_ten_thousand_devices_in_one_request(api, big_fleet, make_firmware, django_assert_max_num_queries):
     fw = make_firmware()
-    # CPU time of this process (with SQLite it includes the database's work): unlike wall time it
-    # depends less on what else the shared machine runs. The 2 s target is measured (wall time, idle
-    # machine, PostgreSQL) by bench/bench_rollout.py: 1.1-1.4 s; here a margin covers a busy machine.
-    started = time.process_time()
+    # The 2 s target is measured by bench/bench_rollout.py; here: one request, bulk statements.
     with django_assert_max_num_queries(_query_limit()):
         response = api.post("/api/v1/update-strategies", {
             "firmware_id": fw.pk, "device_ids": big_fleet, "upgrade_right_now": True, "waves": [10, 50]})
-    elapsed = time.process_time() - started
     assert response.status_code == 201, response.content[:500]
     assert response.json()["device_count"] == N
-    assert elapsed < 3.0, f"creation took {elapsed:.2f} s of CPU"
     assert UpgradeTarget.objects.filter(wave=0).count() == N // 10
 
     # starting it gives the first wave its actions in bulk too
