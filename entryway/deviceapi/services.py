@@ -401,6 +401,9 @@ def device_checkin(*, device, report: dict, now: datetime.datetime | None = None
         if report.get("uptime") is not None:
             updates["uptime_seconds"] = report["uptime"]
         IntercomDevice.objects.filter(pk=device.pk).update(**updates)
+        if "ip_address" in updates:  # with IP call, the household's other AutoP files carry this address
+            forget_versions(IntercomDevice.objects.filter(owner__devices=device.pk).exclude(pk=device.pk)
+                            .values_list("pk", flat=True))
 
     return {
         "poll_interval": settings.DEVICE_POLL_INTERVAL,

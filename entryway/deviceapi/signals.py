@@ -12,6 +12,12 @@ def _dynsec_on() -> bool:
     return bool(settings.MQTT_URL and settings.MQTT_DYNSEC)
 
 
+def _household(device) -> list[int]:
+    """The device and its owner's other devices: with IP call, each one's AutoP file lists the others."""
+    return [device.pk, *type(device).objects.filter(owner_id=device.owner_id).exclude(pk=device.pk)
+            .values_list("pk", flat=True)]
+
+
 def _device_saving(sender, instance, raw=False, **kwargs):
     """With per-device broker credentials, remember the MAC and broker password the row had."""
     if raw or instance.pk is None or not _dynsec_on():
@@ -26,7 +32,7 @@ def _device_saved(sender, instance, created, raw=False, **kwargs):
     from entryway.deviceapi.services import device_credentials_ensure
 
     device_credentials_ensure(device=instance)
-    forget_versions([instance.pk])
+    forget_versions(_household(instance))
     if not _dynsec_on():
         return
     from entryway.deviceapi.tasks import mqtt_device_provision_task, mqtt_device_revoke_task
@@ -41,7 +47,7 @@ def _device_saved(sender, instance, created, raw=False, **kwargs):
 
 
 def _device_deleted(sender, instance, **kwargs):
-    forget_versions([instance.pk])
+    forget_versions(_household(instance))
     if settings.MQTT_URL and settings.MQTT_DYNSEC:
         from entryway.deviceapi.tasks import mqtt_device_revoke_task
 

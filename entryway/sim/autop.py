@@ -8,7 +8,7 @@ a comment line; blank lines are ignored; a key given twice keeps its last value.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LINE_RE = re.compile(
     r"^(?P<key>Config\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)?)\s*=\s*(?P<value>[^\r\n]*?)\s*$"
@@ -74,6 +74,63 @@ def apply_lines(config: dict[str, str], lines) -> dict[str, str]:
     applied = {item.key: item.value for item in items}
     config.update(applied)
     return applied
+
+
+KEY_DIRECT_IP = "Config.Settings.GENERAL.DirectIP"
+KEY_DIRECT_IP_PORT = "Config.Settings.GENERAL.DirectIPPort"
+KEY_ACCOUNT1_ENABLE = "Config.Account1.GENERAL.Enable"
+KEY_CALL_BUTTON = "Config.Programable.SOFTKEY01.Param1"
+IP_CALL_PREFIX = "Config.Entryway.IPCALL."
+
+
+@dataclass(frozen=True)
+class IpContact:
+    name: str
+    address: str
+    device_type: str
+
+
+@dataclass(frozen=True)
+class CallSetup:
+    """How the device places and takes calls, as its configuration says (docs/sip.md, SIP Call or IP Call)."""
+
+    direct_ip: bool
+    direct_ip_port: int
+    sip_registration: bool
+    contacts: tuple[IpContact, ...] = field(default=())
+    call_button: tuple[str, ...] = field(default=())
+
+    @property
+    def mode(self) -> str:
+        return "ip" if self.direct_ip else "sip"
+
+
+def call_setup(config: dict[str, str]) -> CallSetup:
+    """Read the call settings from ``config``.
+
+    The contact list is ``Config.Entryway.IPCALL.Count`` entries (``Name<n>``, ``Address<n>``, ``Type<n>``);
+    slots above the count, left over from an earlier file applied on top, are not contacts. The call button
+    (``Config.Programable.SOFTKEY01.Param1``) holds up to several targets separated by ``;``: IP addresses
+    for IP call, a SIP number for SIP call.
+    """
+    try:
+        count = max(0, int(config.get(IP_CALL_PREFIX + "Count", "0") or 0))
+    except ValueError:
+        count = 0
+    contacts = []
+    for number in range(1, count + 1):
+        address = config.get(f"{IP_CALL_PREFIX}Address{number}", "")
+        if address:
+            contacts.append(IpContact(config.get(f"{IP_CALL_PREFIX}Name{number}", ""), address,
+                                      config.get(f"{IP_CALL_PREFIX}Type{number}", "")))
+    try:
+        port = int(config.get(KEY_DIRECT_IP_PORT, "5060") or 5060)
+    except ValueError:
+        port = 5060
+    button = tuple(t.strip() for t in config.get(KEY_CALL_BUTTON, "").split(";") if t.strip())
+    return CallSetup(direct_ip=config.get(KEY_DIRECT_IP) == "1", direct_ip_port=port,
+                     sip_registration=config.get(KEY_ACCOUNT1_ENABLE) == "1", contacts=tuple(contacts),
+                     call_button=button)
 
 
 def render(config: dict[str, str]) -> str:
