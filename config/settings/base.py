@@ -171,7 +171,8 @@ HUEY_URL = env.str("HUEY_URL", "")
 if HUEY_URL.startswith("redis://"):
     HUEY = {
         "huey_class": "huey.RedisHuey",
-        "name": "entryway",
+        # Queue name in Redis: separate platforms sharing one Redis need their own.
+        "name": env.str("HUEY_NAME", "entryway"),
         "url": HUEY_URL,
         "immediate": env.bool("HUEY_IMMEDIATE", False),
         "consumer": {"workers": env.int("HUEY_WORKERS", 2), "worker_type": "thread"},

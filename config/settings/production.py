@@ -10,7 +10,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^autop/", r"^device/"]
+# Load balancers and Prometheus talk to the web processes directly, devices may not do TLS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$", r"^autop/", r"^device/"]
 SESSION_COOKIE_SAMESITE = "Strict"
 LOG_JSON = True
 LOGGING["handlers"]["console"]["formatter"] = "json"  # noqa: F405

@@ -15,7 +15,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = current_request_info().get("request_id")
+        # Django logs a 4xx/5xx answer after the middleware returned: its record carries the request.
+        request_id = (current_request_info().get("request_id")
+                      or getattr(getattr(record, "request", None), "request_id", None))
         if request_id:
             payload["request_id"] = request_id
         if record.exc_info:
