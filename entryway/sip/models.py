@@ -12,6 +12,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from entryway.core.fields import EncryptedTextField
 from entryway.sip.choices import SipKind
@@ -73,7 +74,7 @@ class SipTrunk(models.Model):
         TCP = "tcp", "TCP"
 
     name = models.CharField(_("Name"), max_length=64)
-    host = models.CharField(_("Host"), max_length=253)
+    host = models.CharField(pgettext_lazy("network", "Host"), max_length=253)
     port = models.PositiveIntegerField(_("Port"), default=5060)
     transport = models.CharField(_("Transport"), max_length=3, choices=Transport.choices, default=Transport.UDP)
     enabled = models.BooleanField(_("Enabled"), default=True)
