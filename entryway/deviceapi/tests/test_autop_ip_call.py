@@ -217,3 +217,16 @@ def test_simulated_household_follows_the_users_call_type(live_server, settings, 
         assert sim_door.config["Config.Account1.GENERAL.UserName"] == door.sip_number
     finally:
         runner.stop()
+
+
+def test_an_ip_call_file_costs_no_more_queries_than_a_sip_call_file(household, installer, django_assert_num_queries):
+    def loaded():
+        return (IntercomDevice.objects.select_related("owner", "device_model", "installer")
+                .prefetch_related("relays").get(pk=household["door"].pk))
+
+    for mode in ("sip", "ip"):
+        resident_update(acting_user=installer, resident=household["owner"], call_type=mode)
+        device = loaded()
+        # SIP call: the SIP account and the open actions; IP call: the household's devices and the open actions
+        with django_assert_num_queries(2):
+            render_autop(device)
