@@ -2,6 +2,8 @@ from django.conf import settings
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog, set_language
 
+handler500 = "entryway.core.errors.server_error"
+
 urlpatterns = [
     path("", include("entryway.web.urls")),
     path("", include("entryway.accounts.urls")),

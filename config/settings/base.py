@@ -51,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "entryway.core.middleware.RequestIdMiddleware",
     "entryway.core.metrics.MetricsMiddleware",
+    "entryway.core.errors.DatabaseUnavailableMiddleware",
+    "entryway.core.middleware.NullCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

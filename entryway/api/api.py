@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+from functools import wraps
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError as DjangoValidationError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError as NinjaValidationError
+
+from entryway.core.middleware import NUL_MESSAGE, contains_nul
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,28 @@ def on_forbidden(request, exc):
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request, exc):
     return api.create_response(request, {"detail": "Authentication required."}, status=401)
+
+
+def reject_null_characters(view):
+    """Every operation: a NUL character in any string of the path, query or body is a 422.
+
+    Runs after the request is validated against the operation's schemas, so it sees every field an
+    operation accepts, whatever app defines it; nothing reaches a service or the database.
+    """
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        bad = [name for name, value in kwargs.items() if contains_nul(value)]
+        if bad:
+            raise NinjaValidationError(
+                [{"loc": ["body" if name in ("payload", "data", "body") else name], "msg": NUL_MESSAGE,
+                  "type": "value_error"} for name in bad])
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+api.add_decorator(reject_null_characters, mode="operation")
 
 
 def _mount_app_routers() -> None:
