@@ -17,7 +17,6 @@ class CloseReason(models.TextChoices):
     EXPIRED = "expired", _("Time limit reached")
     DEVICE = "device", _("Ended by the device")
     DEVICE_FAILED = "device_failed", _("The device could not open the tunnel")
-    DEVICE_DELETED = "device_deleted", _("Device deleted")
 
 
 class RequestState(models.TextChoices):

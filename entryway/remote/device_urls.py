@@ -1,5 +1,5 @@
 """Device-facing Remote Control routes (own credentials: MAC + device secret; no session, no CSRF)."""
-from django.urls import path, re_path
+from django.urls import re_path
 
 from entryway.remote import protocol
 from entryway.remote.proxy import TOKEN_RE

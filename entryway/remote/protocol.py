@@ -53,7 +53,7 @@ def _request_json(row) -> dict:
 @require_GET
 def tunnel_next(request, token: str):
     """Long poll: the next requests for the device, or an empty list after at most ``wait`` seconds."""
-    device, session, problem = _session(request, token)
+    _device, session, problem = _session(request, token)
     if problem is not None:
         return problem
     _seen(session)
@@ -116,7 +116,7 @@ def _too_large_for_browser(session, request_id: int) -> None:
 def tunnel_reply(request, token: str, request_id: int):
     """The device's answer to one relayed request."""
     request_id = int(request_id)
-    device, session, problem = _session(request, token)
+    _device, session, problem = _session(request, token)
     if problem is not None:
         return problem
     _seen(session)

@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('connected_at', models.DateTimeField(blank=True, null=True, verbose_name='Connected')),
                 ('device_seen_at', models.DateTimeField(blank=True, null=True)),
                 ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='Closed')),
-                ('close_reason', models.CharField(blank=True, choices=[('installer', 'Closed from the portal'), ('expired', 'Time limit reached'), ('device', 'Ended by the device'), ('device_failed', 'The device could not open the tunnel'), ('device_deleted', 'Device deleted')], max_length=16, verbose_name='Reason')),
+                ('close_reason', models.CharField(blank=True, choices=[('installer', 'Closed from the portal'), ('expired', 'Time limit reached'), ('device', 'Ended by the device'), ('device_failed', 'The device could not open the tunnel')], max_length=16, verbose_name='Reason')),
                 ('request_count', models.PositiveIntegerField(default=0, verbose_name='Requests')),
                 ('bytes_to_device', models.BigIntegerField(default=0)),
                 ('bytes_from_device', models.BigIntegerField(default=0)),

@@ -42,8 +42,8 @@ def fake_device(monkeypatch, open_session):
 
 def test_pages_images_and_counters(installer_client, open_session, fake_device):
     fake_device.answers(lambda m, t, h, b: (200, [["Content-Type", "text/html; charset=utf-8"], ["X-Secret", "1"]],
-                                            b'<a href="/settings">S</a> <img src="/logo.png"> <a href="status">x</a>'
-                                            b' <a href="//example.com/">e</a>'))
+                                            (b'<a href="/settings">S</a> <img src="/logo.png"> <a href="status">x</a>'
+                                             b' <a href="//example.com/">e</a>')))
     response = installer_client.get(f"/remote/{open_session.token}/status?x=1", HTTP_ACCEPT_LANGUAGE="fr")
     base = f"/remote/{open_session.token}/"
     assert response.status_code == 200
