@@ -66,6 +66,10 @@ class NullCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # A cookie with a NUL (a forged session id) is no cookie at all: it is dropped, as an unknown
+        # session would be, instead of being looked up in the database.
+        for name in [name for name, value in request.COOKIES.items() if NUL in name or NUL in value]:
+            del request.COOKIES[name]
         if self._has_nul(request):
             return self._refuse(request)
         return self.get_response(request)

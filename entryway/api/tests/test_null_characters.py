@@ -37,6 +37,13 @@ def test_api_query_and_path_with_nul_are_422(api):
     assert response.status_code == 422 and _nul_reason(response)
 
 
+def test_session_cookie_with_nul_is_ignored_not_looked_up(client):
+    # Found by the API fuzzer on PostgreSQL: a sessionid cookie '0\x00\x80…' reached the session table.
+    client.cookies["sessionid"] = "0\x00abc"
+    assert client.get("/api/v1/residents").status_code == 401
+    assert client.get(reverse("residents:list")).status_code == 302
+
+
 def test_form_and_search_box_with_nul_are_refused_with_a_reason(installer_client):
     response = installer_client.post(reverse("residents:create"), {"name": "Ryan\x00", "email": "r@example.com"})
     assert response.status_code == 400 and _nul_reason(response)
