@@ -12,7 +12,7 @@ from typing import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from entryway.dashboard.choices import JobStatus
 from entryway.dashboard.models import Job
@@ -66,7 +66,9 @@ def job_run(*, job_id: int) -> Job | None:
         Job.objects.filter(pk=job.pk).update(processed=processed, total=total)
 
     try:
-        result = kind.run(job, progress) or {}
+        # the result (its message, its link's label) is read by the account that started the job
+        with translation.override(getattr(job.created_by, "language", "") or None):
+            result = kind.run(job, progress) or {}
     except ValidationError as exc:
         Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error="; ".join(exc.messages)[:500],
                                              finished_at=timezone.now())

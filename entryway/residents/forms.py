@@ -57,7 +57,7 @@ def _base_language(code: str | None) -> str:
 
 
 # Regions phonenumbers dials but has no name for.
-EXTRA_REGION_NAMES = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
+EXTRA_REGION_NAMES = {"AC": _("Ascension Island"), "TA": _("Tristan da Cunha"), "XK": _("Kosovo")}
 
 
 @lru_cache(maxsize=32)

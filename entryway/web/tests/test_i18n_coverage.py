@@ -284,17 +284,23 @@ def portal_accounts(db, admin_account, distributor, installer, make_resident, ac
     ryan = activate(make_resident(installer, name="Ryan", room_name="Gate", email="ryan@example.com"))
     family_member_create(acting_user=installer, resident=ryan, name="Lily", email="lily@example.com")
     mac_add(acting_user=installer, mac="0C110512BC97")
-    device_create(acting_user=installer, owner=ryan, device_model="R29", mac="0C110512BC97", location="Gate",
-                  relays=[])
-    return {"admin": admin_account, "distributor": distributor, "installer": installer, "resident": ryan.account}
+    device = device_create(acting_user=installer, owner=ryan, device_model="R29", mac="0C110512BC97",
+                           location="Gate", relays=[])
+    return {"admin": admin_account, "distributor": distributor, "installer": installer, "resident": ryan.account,
+            "ryan": ryan, "device": device}
 
 
 def content_in_english() -> set[str]:
-    """Data, not interface: the device catalogue's descriptions and the manuals' titles (docs/ is English)."""
+    """Data, not interface: the device catalogue's descriptions, the manuals' titles (docs/ is English), and
+    the few Country / Region names phonenumbers has only in English for some languages."""
     from entryway.devices.models import DeviceModel
     from entryway.portals.manuals import all_manuals
+    from entryway.residents.forms import country_choices
 
-    return set(DeviceModel.objects.values_list("description", flat=True)) | {m.title for m in all_manuals()}
+    with translation.override("en"):
+        countries = {label for _code, label in country_choices()}
+    return (set(DeviceModel.objects.values_list("description", flat=True)) | {m.title for m in all_manuals()}
+            | countries)
 
 
 def portal_pages(account) -> list[str]:
@@ -305,6 +311,48 @@ def portal_pages(account) -> list[str]:
     if account.role in ("installer", "distributor"):
         pages.append(reverse("portals:customer_service"))
     return pages
+
+
+def form_and_detail_pages(accounts: dict) -> dict[str, list[str]]:
+    """Pages off the sidebar: the New forms, the edit and detail pages, the account menu's pages."""
+    ryan, device = accounts["ryan"], accounts["device"]
+    return {
+        "installer": [
+            reverse("residents:create"), reverse("residents:edit", args=[ryan.pk]),
+            reverse("residents:family_list", args=[ryan.pk]), reverse("residents:family_create", args=[ryan.pk]),
+            reverse("devices:camera_list"), reverse("devices:resident_devices", args=[ryan.pk]),
+            reverse("devices:device_create", args=[ryan.pk]), reverse("devices:device_edit", args=[device.pk]),
+            reverse("devices:resident_cameras", args=[ryan.pk]), reverse("devices:mac_create"),
+            reverse("devices:mac_import"), reverse("firmware:strategy_create"), reverse("messaging:create"),
+            reverse("billing:purchase_details", args=["active"]), reverse("billing:purchase_details", args=["renew"]),
+            reverse("dashboard:alerts"), reverse("portals:two_factor"), reverse("portals:access_log"),
+            reverse("portals:tickets"), reverse("portals:ticket_create"), reverse("portals:help"),
+            reverse("remote:session_list"), reverse("accounts:api_tokens"),
+        ],
+        "distributor": [
+            reverse("portals:distributor_installer_create"),
+            reverse("portals:distributor_installer", args=[accounts["installer"].pk]),
+            reverse("devices:distributor_mac_create"), reverse("devices:distributor_mac_import"),
+            reverse("portals:two_factor"),
+        ],
+        "admin": [
+            reverse("portals:admin_distributor_create"), reverse("portals:admin_device_model_create"),
+            reverse("firmware:admin_upload"), reverse("billing:admin_coupons"), reverse("billing:admin_bank_transfers"),
+            reverse("billing:admin_distributor_prices", args=[accounts["distributor"].pk]),
+        ],
+        "resident": [],
+    }
+
+
+def assert_no_english(page: _Text, code: str, where, content: set[str]) -> None:
+    """No string the catalogues translate shows in English; in the non-Latin scripts, no English phrase at all."""
+    leftovers, _same = catalogue_words(code)
+    english = sorted({t for t in page.texts if t in leftovers and t not in ALLOWED | content})
+    assert not english, (where, code, english)
+    if code in NON_LATIN:
+        phrases = sorted({t for t in page.texts if ENGLISH_PHRASE.search(t) and t not in ALLOWED | content
+                          and "@" not in t and "://" not in t})
+        assert not phrases, (where, code, phrases)
 
 
 def get_in(client, url: str, code: str) -> str:
@@ -323,7 +371,7 @@ def test_every_page_of_each_portal_in_every_language(role, portal_accounts, clie
     english_h1 = {url: read(get_in(client, url, "en")).h1 for url in pages}
     content = content_in_english()
     for code in TRANSLATED_CODES:
-        leftovers, same = catalogue_words(code)
+        _leftovers, same = catalogue_words(code)
         with translation.override(code):
             sidebar = [str(label) for _key, label, _url in PORTAL_MODULES[account.role]]
         for url in pages:
@@ -334,13 +382,23 @@ def test_every_page_of_each_portal_in_every_language(role, portal_accounts, clie
                 assert all(t in ALLOWED or t in same for t in page.h1), (url, code, page.h1)
             for label in sidebar:
                 assert label in page.texts, (url, code, label)
-            english = sorted({t for t in page.texts if t in leftovers and t not in ALLOWED | content})
-            assert not english, (role, url, code, english)
-            if code in NON_LATIN:
-                phrases = sorted({t for t in page.texts
-                                  if ENGLISH_PHRASE.search(t) and t not in ALLOWED and t not in content
-                                  and "@" not in t and "://" not in t})
-                assert not phrases, (role, url, code, phrases)
+            assert_no_english(page, code, (role, url), content)
+
+
+@pytest.mark.parametrize("role", ["admin", "distributor", "installer", "anonymous"])
+def test_forms_and_detail_pages_in_other_scripts(role, portal_accounts, client):
+    """The pages off the sidebar, in the non-Latin scripts and two Latin ones with many accents."""
+    if role == "anonymous":
+        pages = [reverse("accounts:login"), reverse("accounts:password_reset")]
+    else:
+        client.force_login(portal_accounts[role])
+        pages = form_and_detail_pages(portal_accounts)[role]
+    content = content_in_english()
+    for code in (*NON_LATIN, "pl", "vi"):
+        for url in pages:
+            page = read(get_in(client, url, code))
+            assert page.lang == code and page.h1, (url, code)
+            assert_no_english(page, code, (role, url), content)
 
 
 @pytest.mark.parametrize("code, heading, module", [
@@ -377,6 +435,21 @@ def test_resident_portal_follows_the_switch_over_the_account_language(portal_acc
     assert response.status_code == 302
     page = read(client.get(reverse("portals:resident_home")).content.decode())
     assert page.lang == "zh-hans" and "消息" in page.texts
+
+
+def test_background_job_result_in_the_language_of_the_account_that_started_it(portal_accounts):
+    """An export run by the Huey consumer (no request, so no request language) speaks the installer's language."""
+    from entryway.dashboard.jobs import job_run, job_start
+
+    installer = portal_accounts["installer"]
+    installer.language = "fr"
+    installer.save(update_fields=["language"])
+    with translation.override("en"):
+        job = job_start(acting_user=installer, kind="export", title="MAC Library",
+                        params={"key": "mac-library", "fmt": "csv", "query": "", "tz": "UTC", "file_name": "m.csv"})
+        job = job_run(job_id=job.pk)
+    assert job.result["link_label"] == "Télécharger"
+    assert job.result["message"].startswith("1 lignes exportées vers m.csv")
 
 
 def test_browser_language_picks_the_guide_variant(client):
