@@ -185,3 +185,9 @@ def test_list_queries_do_not_grow_with_rows(installer_client, installer, make_de
         services.session_open(acting_user=installer, device=make_device(installer, f"D{n}"))
     with django_assert_max_num_queries(8):
         assert installer_client.get("/remote-control/").status_code == 200
+
+
+def test_the_button_is_for_the_installer_only(admin_account, device):
+    page = client_for(admin_account).get(f"/devices/{device.pk}/info/")
+    assert page.status_code == 200 and b"remote-control/" not in page.content
+    assert client_for(admin_account).post(f"/devices/{device.pk}/remote-control/").status_code == 403
