@@ -29,6 +29,11 @@ def _wanted(now: datetime.datetime) -> dict[tuple[int, str, str], tuple[str, str
 
     prefs = _preferences()
     wanted: dict[tuple[int, str, str], tuple[str, str]] = {}
+    # each alert is written in its installer's language (this runs without a request)
+    languages = dict(Account.objects.filter(role="installer").values_list("pk", "language"))
+
+    def in_language(installer_id):
+        return translation.override(languages.get(installer_id) or "en")
 
     # Devices offline for longer than the installer's limit (only devices that were ever seen).
     shortest = min([p.device_offline_minutes for p in prefs.values()] + [DEFAULT_PREFERENCE.device_offline_minutes])
@@ -37,9 +42,11 @@ def _wanted(now: datetime.datetime) -> dict[tuple[int, str, str], tuple[str, str
     for device_id, installer_id, mac, location, last_seen in offline.iterator(chunk_size=5000):
         limit = prefs.get(installer_id, DEFAULT_PREFERENCE).device_offline_minutes
         if last_seen < now - datetime.timedelta(minutes=limit):
+            with in_language(installer_id):
+                message = (_("Device %(mac)s (%(location)s) has been offline since %(since)s UTC.")
+                           % {"mac": mac, "location": location, "since": last_seen.strftime("%Y-%m-%d %H:%M")})
             wanted[(installer_id, AlertKind.DEVICE_OFFLINE, f"device:{device_id}")] = (
-                _("Device %(mac)s (%(location)s) has been offline since %(since)s UTC.")
-                % {"mac": mac, "location": location, "since": last_seen.strftime("%Y-%m-%d %H:%M")},
+                message,
                 f"/devices/{device_id}/info/",
             )
 
@@ -56,10 +63,12 @@ def _wanted(now: datetime.datetime) -> dict[tuple[int, str, str], tuple[str, str
         ok = succeeded_after[action.device_id]
         if ok is not None and ok > action.finished_at:
             continue
+        with in_language(action.installer_id):
+            message = (_("Firmware upgrade of %(mac)s to %(version)s failed: %(detail)s")
+                       % {"mac": action.device.mac, "version": action.payload.get("version", "?"),
+                          "detail": action.detail or _("no detail")})
         wanted[(action.installer_id, AlertKind.UPGRADE_FAILED, f"device:{action.device_id}")] = (
-            _("Firmware upgrade of %(mac)s to %(version)s failed: %(detail)s")
-            % {"mac": action.device.mac, "version": action.payload.get("version", "?"),
-               "detail": action.detail or _("no detail")},
+            message,
             f"/devices/{action.device_id}/info/",
         )
 
@@ -70,12 +79,14 @@ def _wanted(now: datetime.datetime) -> dict[tuple[int, str, str], tuple[str, str
     for resident_id, installer_id, name, expires in expiring.values_list("id", "installer_id", "name", "expires_at"):
         days = prefs.get(installer_id, DEFAULT_PREFERENCE).expiring_days
         if expires <= now + datetime.timedelta(days=days):
+            with in_language(installer_id):
+                message = (_("The subscription of %(name)s expires on %(date)s UTC.")
+                           % {"name": name, "date": expires.strftime("%Y-%m-%d")}
+                           if expires > now else
+                           _("The subscription of %(name)s expired on %(date)s UTC.")
+                           % {"name": name, "date": expires.strftime("%Y-%m-%d")})
             wanted[(installer_id, AlertKind.SUBSCRIPTION_EXPIRING, f"resident:{resident_id}")] = (
-                _("The subscription of %(name)s expires on %(date)s UTC.")
-                % {"name": name, "date": expires.strftime("%Y-%m-%d")}
-                if expires > now else
-                _("The subscription of %(name)s expired on %(date)s UTC.")
-                % {"name": name, "date": expires.strftime("%Y-%m-%d")},
+                message,
                 "/subscription/",
             )
     return wanted

@@ -452,6 +452,27 @@ def test_background_job_result_in_the_language_of_the_account_that_started_it(po
     assert job.result["message"].startswith("1 lignes exportées vers m.csv")
 
 
+def test_alerts_written_in_the_installers_language(portal_accounts):
+    """The periodic alert task has no request: each alert still reads in its installer's language."""
+    import datetime
+
+    from django.utils import timezone
+
+    from entryway.dashboard.models import Alert
+    from entryway.dashboard.services import alerts_evaluate
+
+    installer, device = portal_accounts["installer"], portal_accounts["device"]
+    installer.language = "ja"
+    installer.save(update_fields=["language"])
+    now = timezone.now()
+    device.last_seen_at = now - datetime.timedelta(hours=3)
+    device.save(update_fields=["last_seen_at"])
+    with translation.override("en"):
+        alerts_evaluate(now=now)
+    alert = Alert.objects.get(installer=installer, kind="device_offline")
+    assert alert.message.startswith("デバイス 0C110512BC97（Gate）は ") and "からオフラインです" in alert.message
+
+
 def test_browser_language_picks_the_guide_variant(client):
     """A browser asking for zh-CN gets Simplified Chinese; a language outside the twelve falls back to English."""
     page = read(client.get(reverse("accounts:login"), headers={"accept-language": "zh-CN,zh;q=0.9"}).content.decode())
