@@ -473,6 +473,23 @@ def test_alerts_written_in_the_installers_language(portal_accounts):
     assert alert.message.startswith("デバイス 0C110512BC97（Gate）は ") and "からオフラインです" in alert.message
 
 
+def test_background_mac_import_reports_in_the_importers_language(portal_accounts):
+    from entryway.devices.services import mac_import_start
+    from entryway.devices.tasks import mac_import_task
+
+    installer = portal_accounts["installer"]
+    installer.language = "ko"
+    installer.save(update_fields=["language"])
+    with translation.override("en"):
+        job = mac_import_start(acting_user=installer, data=b"MAC\n0C110512BC97\nnot-a-mac\n0C110512BC98\n",
+                               file_name="macs.csv")
+        mac_import_task.call_local(job.pk)
+    job.refresh_from_db()
+    details = [row[3] for row in job.report]
+    assert details[0] == "이미 이 MAC 라이브러리에 있습니다."
+    assert details[2] == "0C110512BC98(으)로 추가되었습니다."
+
+
 def test_browser_language_picks_the_guide_variant(client):
     """A browser asking for zh-CN gets Simplified Chinese; a language outside the twelve falls back to English."""
     page = read(client.get(reverse("accounts:login"), headers={"accept-language": "zh-CN,zh;q=0.9"}).content.decode())
