@@ -28,8 +28,12 @@ def session_open(*, acting_user, device) -> RemoteSession:
 
     A device has at most one open session: pressing the button again gives the open one back.
     """
+    from entryway.accounts.models import Account
+
     now = timezone.now()
     with transaction.atomic():
+        # One opening at a time per installer: a double click opens one session, and the cap holds.
+        Account.objects.select_for_update().filter(pk=device.installer_id).only("id").first()
         current = (RemoteSession.objects.open(now).filter(device_id=device.pk, installer_id=device.installer_id)
                    .first())
         if current is not None:
