@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import zoneinfo
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable, Iterable, Iterator
 
 from django.conf import settings
 from django.db.models import QuerySet

@@ -7,8 +7,8 @@ like a MAC import, and its result (a message, a link, a file to download) when i
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction

@@ -5,6 +5,7 @@ import datetime
 
 from django.conf import settings
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,10 +34,13 @@ def dashboard_for(installer) -> dict:
     fleet["offline"] = fleet["total"] - fleet["online"]
     versions = list(devices.values("device_model__name", "firmware_version").annotate(n=Count("id"))
                     .order_by("device_model__name", "-n")[:60])
+    # One chart for the whole fleet: a row per model and version, bars to one scale.
+    top = max([row["n"] for row in versions] + [1])
     by_model: dict[str, list[dict]] = {}
     for row in versions:
         by_model.setdefault(row["device_model__name"], []).append(
-            {"version": row["firmware_version"] or "—", "count": row["n"]})
+            {"label": row["firmware_version"] or _("Not reported"), "value": row["n"], "tone": "primary",
+             "width": round(100 * row["n"] / top, 1)})
     alerts = list(Alert.objects.filter(installer=installer, cleared_at__isnull=True)[:10])
     return {
         "users": users,
@@ -45,8 +49,7 @@ def dashboard_for(installer) -> dict:
         "expiring_soon": expiring_soon,
         "fleet": fleet,
         "fleet_chart": _bars([(_("Online"), fleet["online"], "ok"), (_("Offline"), fleet["offline"], "danger")]),
-        "firmware": [{"model": model, "bars": _bars([(v["version"], v["count"], "primary") for v in rows])}
-                     for model, rows in by_model.items()],
+        "firmware": [{"model": model, "bars": bars} for model, bars in by_model.items()],
         "strategies": _running_strategies(installer),
         "alerts": alerts,
         "open_alert_count": Alert.objects.filter(installer=installer, cleared_at__isnull=True).count(),
@@ -61,9 +64,22 @@ def _bars(rows: list[tuple[str, int, str]]) -> list[dict]:
 
 
 def _running_strategies(installer) -> list[dict]:
-    try:
-        from entryway.firmware import selectors as firmware_selectors
-    except ImportError:
-        return []
-    running = getattr(firmware_selectors, "running_strategies_for", None)
-    return list(running(installer)) if running else []
+    """Update strategies under way (Processing or Paused) with their progress: two queries."""
+    from entryway.firmware.choices import FINAL_TARGET_STATES, StrategyStatus
+    from entryway.firmware.models import UpdateStrategy, UpgradeTarget
+
+    running = list(UpdateStrategy.objects.visible_to(installer)
+                   .filter(status__in=[StrategyStatus.PROCESSING, StrategyStatus.PAUSED])
+                   .select_related("device_model").order_by("-started_at", "-id")[:10])
+    counts = {row["strategy_id"]: row for row in UpgradeTarget.objects.filter(strategy__in=running)
+              .values("strategy_id").annotate(total=Count("id"), done=Count("id", filter=Q(
+                  state__in=FINAL_TARGET_STATES))).order_by()}
+    rows = []
+    for strategy in running:
+        row = counts.get(strategy.pk, {"total": 0, "done": 0})
+        rows.append({"version": strategy.version, "model": strategy.device_model.name,
+                     "status": strategy.get_status_display(), "paused": strategy.status == StrategyStatus.PAUSED,
+                     "done": row["done"], "total": row["total"],
+                     "percent": round(100 * row["done"] / row["total"]) if row["total"] else 0,
+                     "url": reverse("firmware:strategy_detail", args=[strategy.pk])})
+    return rows

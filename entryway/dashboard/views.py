@@ -7,7 +7,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from entryway.core.access import ADMIN, DISTRIBUTOR, INSTALLER, get_visible_or_404, installer_required, role_required
+from entryway.core.access import (
+    ADMIN,
+    DISTRIBUTOR,
+    INSTALLER,
+    get_visible_or_404,
+    installer_required,
+    role_required,
+)
 from entryway.core.pagination import paginate
 from entryway.dashboard import services
 from entryway.dashboard.jobs import job_refresh

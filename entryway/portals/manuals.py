@@ -1,7 +1,9 @@
 """The platform's manuals: the Markdown files under docs/, read and downloaded in the portal.
 
 Only files found in the manuals folder are served, by slug; raw HTML in them is shown as text
-and links may not use javascript: or data: addresses (markdown-it's link validation).
+and links may not use javascript: or data: addresses (markdown-it's link validation). The user
+guide's screenshots (``docs/user-guide/img/<name>.png``, taken by the browser tests) are served
+by name at ``/help/img/<name>.png``.
 """
 from __future__ import annotations
 
@@ -11,11 +13,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from django.http import FileResponse, Http404
 from django.urls import reverse
 from markdown_it import MarkdownIt
 
+from entryway.core.access import role_required
+
 USER_GUIDE = "user-guide"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_IMG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_MD_IMG = re.compile(r"^(?:\./)?img/([a-z0-9][a-z0-9_-]{0,63})\.png$")
 _MD_LINK = re.compile(r"^(?:\./|\.\./)?(?:user-guide/)?([A-Za-z0-9_-]+)\.md(#[A-Za-z0-9_-]*)?$")
 
 # Which roles see the operator and developer manuals (docs/*.md); the user guide is for every portal role.
@@ -94,7 +101,18 @@ def _renderer() -> MarkdownIt:
             token.attrSet("rel", "noopener noreferrer")
         return self.renderToken(tokens, idx, options, env)
 
+    default_image = md.renderer.rules["image"]
+
+    def image(self, tokens, idx, options, env):
+        token = tokens[idx]
+        match = _MD_IMG.match(token.attrGet("src") or "")
+        if match:
+            token.attrSet("src", reverse("portals:help_image", args=[match.group(1)]))
+            token.attrSet("loading", "lazy")
+        return default_image(tokens, idx, options, env)
+
     md.add_render_rule("link_open", link_open)
+    md.add_render_rule("image", image)
     return md
 
 
@@ -112,3 +130,21 @@ def render(manual: Manual, user) -> str:
 
 def raw(manual: Manual) -> bytes:
     return manual.path.read_bytes()
+
+
+def image_path(name: str) -> pathlib.Path | None:
+    """A screenshot of the user guide by name, or None."""
+    if not _IMG_NAME.match(name or ""):
+        return None
+    path = manuals_dir() / USER_GUIDE / "img" / f"{name}.png"
+    return path if path.is_file() else None
+
+
+@role_required(*STAFF_ROLES)
+def image_view(request, name: str):
+    path = image_path(name)
+    if path is None:
+        raise Http404("No such image.")
+    response = FileResponse(path.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from entryway.portals import manuals
 from entryway.portals.views import account, admin, distributor, help, resident, tickets
 
 app_name = "portals"
@@ -43,6 +44,7 @@ urlpatterns = [
     path("resident/", resident.resident_home, name="resident_home"),
     # Help and support tickets
     path("help/", help.help_index, name="help"),
+    path("help/img/<slug:name>.png", manuals.image_view, name="help_image"),
     path("help/<slug:slug>/", help.help_manual, name="help_manual"),
     path("help/<slug:slug>/download/", help.help_download, name="help_download"),
     path("tickets/", tickets.ticket_list, name="tickets"),

@@ -80,7 +80,9 @@ def test_dashboard_counts_and_access(client, installer, other_installer, distrib
     ctx = page.context
     assert ctx["users"] == {"inactivated": 1, "normal": 1, "expired": 1, "expiring": 1}
     assert ctx["fleet"] == {"online": 1, "total": 2, "offline": 1}
-    assert {b["label"] for b in ctx["firmware"][0]["bars"]} == {"29.30.2.805", "29.30.2.700"}
+    bars = ctx["firmware"][0]["bars"]
+    assert {b["label"]: b["value"] for b in bars} == {"29.30.2.805": 1, "29.30.2.700": 1}
+    assert all(b["width"] == 100.0 for b in bars)  # one scale for the whole fleet
     assert b"Not Mine" not in page.content and b"Normal One" in page.content
 
     client.force_login(distributor)

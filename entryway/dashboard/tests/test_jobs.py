@@ -88,8 +88,9 @@ def test_list_pages_export_their_current_search(client, installer, url, key):
     client.force_login(installer)
     query = "q=0C11&status=normal" if key == "users" else "q=0C11"
     page = client.get(f"{url}?{query}").content.decode()
-    assert f'href="/exports/{key}.csv?{query.replace("&", "&amp;")}">Export CSV</a>' in page
-    assert f'href="/exports/{key}.xlsx?{query.replace("&", "&amp;")}">Export XLSX</a>' in page
+    q = query.replace("&", "&amp;")
+    assert f'<li><a href="/exports/{key}.csv?{q}">Export CSV</a></li>' in page
+    assert f'<li><a href="/exports/{key}.xlsx?{q}">Export XLSX</a></li>' in page
 
 
 def test_one_time_autop_batch_shows_the_devices_confirming_it(client, installer, resident, make_device):

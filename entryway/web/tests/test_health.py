@@ -31,7 +31,7 @@ def test_metrics_count_device_check_ins_by_result(client):
 
     def count(result):
         found = re.search(rf'^entryway_device_checkins_total\{{result="{result}"\}} ([0-9.]+)$',
-                          client.get("/metrics").content.decode(), re.M)
+                          client.get("/metrics").content.decode(), re.MULTILINE)
         return float(found.group(1)) if found else 0.0
 
     before = count("401")

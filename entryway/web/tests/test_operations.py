@@ -33,5 +33,5 @@ def test_every_variable_is_in_the_configuration_table():
 
 def test_every_variable_is_in_the_env_example():
     example = (ROOT / "deploy" / "entryway.env.example").read_text()
-    listed = set(re.findall(r"^(?:# )?([A-Z][A-Z0-9_]+)=", example, re.M))
+    listed = set(re.findall(r"^(?:# )?([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
     assert sorted(_variables() - listed) == []

@@ -133,7 +133,7 @@ def platform(database, tmp_path_factory):
         f"Account.objects.create_user(username='smoke', password='{PASSWORD}', role='installer', "
         "name='Smoke Installs', email='smoke@example.com')"))
 
-    web_log, worker_log = open(var / "web.log", "w+"), open(var / "worker.log", "w+")
+    web_log, worker_log = open(var / "web.log", "w+"), open(var / "worker.log", "w+")  # noqa: SIM115 - closed below
     web = subprocess.Popen(
         [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
          "--static-path-route", "/static", "--static-path-mount", str(var / "static"), "config.wsgi:application"],
@@ -324,8 +324,10 @@ def test_production_serves_an_installer_and_a_device(platform):
     try:
         assert runner.wait_until(lambda f: f.device(mac).online and f.device(mac).checkins >= 2, timeout=WAIT), (
             fleet.device(mac).last_error)
-        info = _wait_for(lambda: (lambda t: "29.30.2.805" in t and t)(browser.get(f"/devices/{device_id}/info/").text))
-        assert info, "the device's check-in did not reach the portal"
+        def reported():
+            return "29.30.2.805" in browser.get(f"/devices/{device_id}/info/").text
+
+        assert _wait_for(reported), "the device's check-in did not reach the portal"
         assert "Online" in browser.get(f"/devices/?q={mac}").text
     finally:
         runner.stop()
@@ -341,7 +343,7 @@ def test_production_serves_an_installer_and_a_device(platform):
 
     # Metrics from both web processes; JSON logs with the request id.
     metrics = requests.get(f"{base}/metrics", timeout=5).text
-    checkins = re.findall(r"^entryway_device_checkins_total\{[^}]*\} ([0-9.e+]+)$", metrics, re.M)
+    checkins = re.findall(r"^entryway_device_checkins_total\{[^}]*\} ([0-9.e+]+)$", metrics, re.MULTILINE)
     assert sum(float(n) for n in checkins) >= 2, metrics[:3000]
     assert "entryway_http_requests_total" in metrics
     request_id = f"smoke-{secrets.token_hex(6)}"
