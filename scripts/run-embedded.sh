@@ -12,7 +12,7 @@ sim_pids=()
 cleanup() { for p in "${pids[@]}" "${sim_pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-"$VENV/bin/python" manage.py run_huey --workers 2 >var/log/huey.log 2>&1 &
+"$VENV/bin/python" manage.py run_huey --workers 2 --flush-locks >var/log/huey.log 2>&1 &
 pids+=($!)
 "$VENV/bin/granian" --interface wsgi --host "$HOST" --port "$PORT" --workers 2 \
   --static-path-route /static --static-path-mount var/static config.wsgi:application >var/log/web.log 2>&1 &
