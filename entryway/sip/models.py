@@ -73,7 +73,7 @@ class SipTrunk(models.Model):
         UDP = "udp", "UDP"
         TCP = "tcp", "TCP"
 
-    name = models.CharField(_("Name"), max_length=64)
+    name = models.CharField(pgettext_lazy("SIP trunk", "Name"), max_length=64)
     host = models.CharField(pgettext_lazy("network", "Host"), max_length=253)
     port = models.PositiveIntegerField(_("Port"), default=5060)
     transport = models.CharField(_("Transport"), max_length=3, choices=Transport.choices, default=Transport.UDP)
