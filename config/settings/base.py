@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves the API docs' Swagger UI from static files (no CDN, no inline script)
     "huey.contrib.djhuey",
     "entryway.core",
     "entryway.accounts",
@@ -53,6 +54,7 @@ MIDDLEWARE = [
     "entryway.core.metrics.MetricsMiddleware",
     "entryway.core.errors.DatabaseUnavailableMiddleware",
     "entryway.core.middleware.NullCharacterMiddleware",
+    "entryway.core.ratelimit.DeviceRateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -267,6 +269,9 @@ AUTOP_BATCH_MAX_DEVICES = env.int("AUTOP_BATCH_MAX_DEVICES", 500)
 AUTOP_ONCE_EXPIRY_SECONDS = env.int("AUTOP_ONCE_EXPIRY_SECONDS", 30 * 24 * 3600)
 REBOOT_EXPIRY_SECONDS = env.int("REBOOT_EXPIRY_SECONDS", 24 * 3600)
 AUTOP_RATE_LIMIT = env.int("AUTOP_RATE_LIMIT", 600)
+# Per device (its MAC) on /device/ and /autop/, a minute; refused device credentials per address, ten minutes.
+DEVICE_RATE_LIMIT = env.int("DEVICE_RATE_LIMIT", 600)
+DEVICE_AUTH_FAILURE_LIMIT = env.int("DEVICE_AUTH_FAILURE_LIMIT", 1000)
 
 # devices
 MAC_IMPORT_MAX_MB = env.int("MAC_IMPORT_MAX_MB", 20)
