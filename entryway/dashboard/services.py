@@ -4,11 +4,13 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from entryway.accounts.models import Account
 from entryway.dashboard.choices import AlertKind
@@ -110,7 +112,31 @@ def alerts_evaluate(*, now: datetime.datetime | None = None) -> dict[str, int]:
                 updated.append(alert)
         Alert.objects.bulk_update(updated, ["message"], batch_size=2000)
     emailed = _email_new_alerts(now)
+    _publish_open_counts()
     return {"raised": len(new), "cleared": len(to_clear), "emailed": emailed}
+
+
+# Each installer's number of open alerts, kept in the cache for the menu badge on every page
+# (read without a database query).
+OPEN_ALERTS_KEY = "dashboard:open-alerts:{}"
+_COUNTED_KEY = "dashboard:open-alerts:installers"
+
+
+# The menu badge's label (the word the dashboard's Alerts button uses).
+OPEN_ALERTS_LABEL = gettext_lazy("Alerts")
+
+
+def open_alert_count(installer_id: int) -> int:
+    return cache.get(OPEN_ALERTS_KEY.format(installer_id)) or 0
+
+
+def _publish_open_counts() -> None:
+    counts = dict(Alert.objects.filter(cleared_at__isnull=True).values_list("installer_id")
+                  .annotate(n=Count("id")).order_by())
+    gone = [i for i in cache.get(_COUNTED_KEY) or [] if i not in counts]
+    cache.set_many({OPEN_ALERTS_KEY.format(i): n for i, n in counts.items()}, timeout=None)
+    cache.delete_many([OPEN_ALERTS_KEY.format(i) for i in gone])
+    cache.set(_COUNTED_KEY, list(counts), timeout=None)
 
 
 def _email_new_alerts(now: datetime.datetime) -> int:

@@ -102,3 +102,27 @@ def test_alert_settings_are_validated_and_audited(client, installer):
     pref = AlertPreference.objects.get(installer=installer)
     assert (pref.email_enabled, pref.device_offline_minutes, pref.expiring_days) == (True, 15, 10)
     assert AuditLog.objects.filter(action="alert_preference.update", installer=installer).exists()
+
+
+def test_open_alerts_show_in_the_menu_on_every_page(client, installer, other_installer, resident, make_device):
+    from django.core.cache import cache
+
+    cache.clear()
+    now = timezone.now()
+    device = make_device(resident, last_seen=now - datetime.timedelta(hours=2))
+    make_device(resident, last_seen=now - datetime.timedelta(hours=3))
+    alerts_evaluate(now=now)
+    client.force_login(installer)
+    page = client.get("/users/").content.decode()
+    assert '<span class="visually-hidden">Alerts: </span>2</span>' in page
+    client.force_login(other_installer)
+    assert "Alerts: " not in client.get("/users/").content.decode()
+
+    # The cause goes away: the badge follows at the next evaluation.
+    type(device).objects.filter(pk=device.pk).update(last_seen_at=now)
+    alerts_evaluate(now=now)
+    client.force_login(installer)
+    assert "Alerts: </span>1</span>" in client.get("/devices/").content.decode()
+    type(device).objects.update(last_seen_at=now)
+    alerts_evaluate(now=now)
+    assert "Alerts: " not in client.get("/devices/").content.decode()

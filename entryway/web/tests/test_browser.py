@@ -115,6 +115,10 @@ def test_dashboard_shows_the_demo_fleet_at_a_glance(browser_page, live_server, d
     assert "has been offline since" in page.locator(".alert-list").inner_text()
     assert page.locator(".page-header a", has_text="Alerts").locator(".badge").inner_text() == str(
         open_alerts.count())
+    # and next to Dashboard in the menu, on every page
+    page.goto(f"{live_server.url}/devices/")
+    assert page.locator("nav.sidebar .nav-badge").inner_text().endswith(str(open_alerts.count()))
+    page.goto(f"{live_server.url}/dashboard/")
 
     # Nothing comes from anywhere but the platform itself (no CDN), and the page logs no error.
     assert seen["requests"] and all(url.startswith(live_server.url) for url in seen["requests"]), seen["requests"]
