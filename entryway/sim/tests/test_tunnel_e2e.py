@@ -70,6 +70,8 @@ def test_remote_control_from_button_to_the_devices_settings(add_device, fleet_fo
     # Another installer gets nothing of it.
     page.goto(f"{live_server.url}/remote-control/")
     assert page.locator(f'tr[data-session="{session.token}"]').count() == 1
+    assert "Closed" in page.locator(f'tr[data-session="{session.token}"]').inner_text()
+    screenshot(page, "remote_control_sessions")
     page.get_by_role("button", name="Log out").click()
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill(other_installer.username)
