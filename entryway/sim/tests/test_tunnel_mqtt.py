@@ -2,30 +2,22 @@
 and a page of the device then comes through the platform."""
 from __future__ import annotations
 
-import os
-import socket
 import time
 
 import pytest
+
+from entryway.sim.tests.test_mqtt import broker_url  # noqa: F401 - the broker, or a skip (a failure in CI)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mqtt, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("e2e_settings")]
 
 
-def test_remote_control_over_mqtt_connects_within_seconds(add_device, fleet_for, installer, client, settings):
+def test_remote_control_over_mqtt_connects_within_seconds(add_device, fleet_for, installer, client, settings,
+                                                          broker_url):  # noqa: F811
     from entryway.remote.models import RemoteSession
-    from entryway.sim.mqtt import broker_address
     from entryway.sim.tunnel import tunnel_open
 
-    url = os.environ.get("TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
-    host, port, _tls = broker_address(url)
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-    except OSError:
-        if os.environ.get("CI"):
-            pytest.fail(f"the MQTT broker {url} is required in CI")
-        pytest.skip(f"no MQTT broker at {url}")
-    settings.MQTT_URL = url
+    settings.MQTT_URL = broker_url
     settings.DEVICE_POLL_INTERVAL = 60
 
     device = add_device("Lobby")
@@ -44,3 +36,5 @@ def test_remote_control_over_mqtt_connects_within_seconds(add_device, fleet_for,
     assert time.monotonic() - start < 10  # a poll interval is 60 s
     session.refresh_from_db()
     assert session.connected_at is not None and session.request_count == 1
+    client.post(f"/remote-control/{session.token}/close/")
+    assert runner.wait_until(lambda f: not tunnel_open(f.device(device.mac)), timeout=10)
