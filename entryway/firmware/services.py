@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from entryway.core.audit import audit, snapshot
+from entryway.core.uploads import refuse_document
 from entryway.deviceapi.choices import ActionStatus
 from entryway.deviceapi.models import DeviceAction
 from entryway.deviceapi.services import action_cancel, actions_bulk_create
@@ -78,6 +79,8 @@ def firmware_upload(*, acting_user, file, version: str, device_models: Iterable,
         errors["file"] = [_("Choose the firmware file.")]
     if errors:
         raise ValidationError(errors)
+    refuse_document(file.read(512))  # by content, not by name
+    file.seek(0)
 
     filename = get_valid_filename(pathlib.PurePath(file.name).name)[:150] or "firmware.bin"
     relative = f"firmware/{uuid.uuid4().hex}/{filename}"

@@ -73,3 +73,27 @@ def test_repeated_failed_logins_are_throttled(client, installer, password, setti
     locked = client.post("/login/", {"username": installer.username, "password": password})
     assert locked.status_code == 200 and b"Too many failed logins" in locked.content
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content", [b"<!doctype html><script>alert(1)</script>", b"\xef\xbb\xbf <svg onload=x>",
+                                     b"#!/bin/sh\nrm -rf /", b"%PDF-1.7\n", b"<?xml version='1.0'?><a/>"])
+def test_firmware_upload_is_checked_by_content_not_name(admin_account, content, settings, tmp_path):
+    from django.core.exceptions import ValidationError
+    from django.core.files.base import ContentFile
+
+    from entryway.devices.models import DeviceModel
+    from entryway.firmware.models import Firmware
+    from entryway.firmware.services import firmware_upload
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    model = DeviceModel.objects.get_or_create(name="R29", defaults={"device_type": "door_phone"})[0]
+    with pytest.raises(ValidationError) as refused:
+        firmware_upload(acting_user=admin_account, file=ContentFile(content, name="R29_29.30.2.805.rom"),
+                        version="29.30.2.805", device_models=[model])
+    assert "not a firmware image" in str(refused.value)
+    assert not Firmware.objects.exists() and not list(tmp_path.rglob("*.rom"))
+    image = firmware_upload(acting_user=admin_account, file=ContentFile(b"\x7fELF\x02" + b"\x00" * 600,
+                                                                        name="page.html"),
+                            version="29.30.2.806", device_models=[model])
+    assert image.size == 605  # a binary image is accepted whatever its name
