@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from entryway.deviceapi.protocol import _error, _json_body, authenticate_device
 from entryway.remote import services, tunnel
+from entryway.remote.choices import CloseReason
 from entryway.remote.models import RemoteSession
 
 DEVICE_FIELDS = ("id", "mac", "installer_id", "device_secret")
@@ -32,6 +33,7 @@ def _session(request, token: str):
     if session.closed_at is not None:
         return device, None, _error(410, "The Remote Control session is closed.", reason=session.close_reason)
     if not session.is_open():
+        services.session_close(session=session, reason=CloseReason.EXPIRED)
         return device, None, _error(410, "The Remote Control session has expired.", reason="expired")
     return device, session, None
 

@@ -76,16 +76,22 @@ def test_credentials_and_other_devices(client, open_session, device, make_device
     assert RemoteSession.objects.get(pk=open_session.pk).connected_at is None
 
 
-def test_closed_and_expired_sessions_answer_410(client, open_session, device, device_auth, installer):
-    from entryway.remote.services import session_close
-
+def test_expired_sessions_answer_410_and_are_closed(client, open_session, device, device_auth):
     auth = device_auth(device)
     RemoteSession.objects.filter(pk=open_session.pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
     expired = client.get(f"/device/v1/tunnel/{open_session.token}/next?wait=0", **auth)
     assert expired.status_code == 410 and expired.json()["reason"] == "expired"
-    RemoteSession.objects.filter(pk=open_session.pk).update(expires_at=timezone.now() + datetime.timedelta(seconds=60))
-    session_close(session=open_session, reason="installer", acting_user=installer)
+    assert RemoteSession.objects.get(pk=open_session.pk).close_reason == "expired"
     closed = client.get(f"/device/v1/tunnel/{open_session.token}/next?wait=0", **auth)
+    assert closed.status_code == 410 and closed.json() == {"error": "The Remote Control session is closed.",
+                                                           "reason": "expired"}
+
+
+def test_a_session_closed_from_the_portal_answers_410(client, open_session, device, device_auth, installer):
+    from entryway.remote.services import session_close
+
+    session_close(session=open_session, reason="installer", acting_user=installer)
+    closed = client.get(f"/device/v1/tunnel/{open_session.token}/next?wait=0", **device_auth(device))
     assert closed.status_code == 410 and closed.json() == {"error": "The Remote Control session is closed.",
                                                            "reason": "installer"}
 
