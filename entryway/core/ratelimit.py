@@ -8,8 +8,8 @@ Over the limit the view answers 429 with Retry-After; nothing else is done.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from django.core.cache import cache
 from django.http import HttpResponse

@@ -1,7 +1,7 @@
 """Settings of a real Huey consumer started by the fault tests: the test's own database, a queue file."""
 import os
 
-from config.settings.test import *  # noqa: F401,F403
+from config.settings.test import *
 from config.settings.test import DATABASES, HUEY
 
 DATABASES["default"]["NAME"] = os.environ["ENTRYWAY_FAULT_DB_NAME"]

@@ -9,7 +9,7 @@ import django
 
 django.setup()
 
-from entryway.firmware import services  # noqa: E402
+from entryway.firmware import services
 
 _original = services.actions_bulk_create
 
@@ -23,8 +23,8 @@ def _pause_after_writing(*args, **kwargs):
 
 services.actions_bulk_create = _pause_after_writing
 
-from django.utils.module_loading import autodiscover_modules  # noqa: E402
-from huey.contrib.djhuey import HUEY  # noqa: E402
+from django.utils.module_loading import autodiscover_modules
+from huey.contrib.djhuey import HUEY
 
 autodiscover_modules("tasks")  # as run_huey does: every app's periodic tasks
 HUEY.create_consumer(workers=1, periodic=True, check_worker_health=False).run()

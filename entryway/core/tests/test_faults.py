@@ -59,7 +59,7 @@ def _run_without_database(code: str, tmp_path) -> subprocess.CompletedProcess:
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     script = "import django; django.setup()\n" + textwrap.dedent(code)
     return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 def test_unreachable_database_answers_503_everywhere_it_is_needed(tmp_path):

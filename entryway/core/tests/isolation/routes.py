@@ -13,8 +13,8 @@ Kinds:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -221,13 +221,13 @@ def _api(method: str, path: str, roles, kwargs=None) -> None:
     API[(method, "/api/v1" + path)] = R(kind, roles, method, kwargs)
 
 
-_res = lambda t, w: {"resident_id": t.resident.pk}  # noqa: E731
-_mem = lambda t, w: {"member_id": t.member.pk}  # noqa: E731
-_dev = lambda t, w: {"device_id": t.device.pk}  # noqa: E731
-_cam = lambda t, w: {"camera_id": t.camera.pk}  # noqa: E731
-_str = lambda t, w: {"strategy_id": t.strategy.pk}  # noqa: E731
-_msg = lambda t, w: {"message_id": t.message.pk}  # noqa: E731
-_ord = lambda t, w: {"order_id": t.order.pk}  # noqa: E731
+_res = lambda t, w: {"resident_id": t.resident.pk}
+_mem = lambda t, w: {"member_id": t.member.pk}
+_dev = lambda t, w: {"device_id": t.device.pk}
+_cam = lambda t, w: {"camera_id": t.camera.pk}
+_str = lambda t, w: {"strategy_id": t.strategy.pk}
+_msg = lambda t, w: {"message_id": t.message.pk}
+_ord = lambda t, w: {"order_id": t.order.pk}
 
 for _m in ("GET", "POST"):
     _api(_m, "/residents", INST)

@@ -12,11 +12,11 @@ from django.urls import reverse
 from entryway.core.tests.isolation.routes import ROUTES
 from entryway.core.tests.isolation.test_crawler import walk
 
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I)
-EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
-JS_URL = re.compile(r"""(?:href|src|action)\s*=\s*["']\s*javascript:""", re.I)
-STYLE_ATTR = re.compile(r"<[^>]+\sstyle\s*=", re.I)
-POST_FORM = re.compile(r"<form\b[^>]*method=[\"']?post[\"']?[^>]*>(.*?)</form>", re.I | re.S)
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.IGNORECASE)
+EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
+JS_URL = re.compile(r"""(?:href|src|action)\s*=\s*["']\s*javascript:""", re.IGNORECASE)
+STYLE_ATTR = re.compile(r"<[^>]+\sstyle\s*=", re.IGNORECASE)
+POST_FORM = re.compile(r"<form\b[^>]*method=[\"']?post[\"']?[^>]*>(.*?)</form>", re.IGNORECASE | re.DOTALL)
 
 # Views that take no CSRF token, and why.
 CSRF_EXEMPT = {
