@@ -490,6 +490,34 @@ def test_background_mac_import_reports_in_the_importers_language(portal_accounts
     assert details[2] == "0C110512BC98(으)로 추가되었습니다."
 
 
+@pytest.mark.parametrize("code, not_found, denied", [
+    ("zh-hans", "页面不存在", "拒绝访问"),
+    ("ru", "Страница не найдена", "Доступ запрещён"),
+    ("es", "Página no encontrada", "Acceso denegado"),
+])
+def test_error_pages_in_the_chosen_language(code, not_found, denied, portal_accounts, client):
+    client.force_login(portal_accounts["resident"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = code
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and read(response.content.decode()).h1 == [not_found]
+    response = client.get(reverse("residents:list"))  # the installer's User list is not for a resident
+    assert response.status_code == 403 and read(response.content.decode()).h1 == [denied]
+
+
+def test_server_error_page_in_the_request_language():
+    from django.test import RequestFactory
+
+    from entryway.core.errors import server_error
+
+    with translation.override("ja"):
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            response = server_error(RequestFactory().get("/"))
+    page = read(response.content.decode())
+    assert response.status_code == 500 and page.lang == "ja" and page.h1 == ["問題が発生しました"]
+
+
 def test_browser_language_picks_the_guide_variant(client):
     """A browser asking for zh-CN gets Simplified Chinese; a language outside the twelve falls back to English."""
     page = read(client.get(reverse("accounts:login"), headers={"accept-language": "zh-CN,zh;q=0.9"}).content.decode())
