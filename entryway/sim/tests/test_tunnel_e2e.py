@@ -4,6 +4,7 @@ and submits its settings form, and the simulated device has the change."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from entryway.testing.browser import screenshot
 
@@ -40,7 +41,7 @@ def test_remote_control_from_button_to_the_devices_settings(add_device, fleet_fo
     frame.get_by_role("button", name="Login").click()
     frame.get_by_role("heading", name="Status").wait_for()
     assert device.mac in frame.locator("table").inner_text()
-    assert frame.get_by_role("img", name="Device logo").evaluate("img => img.complete && img.naturalWidth") == 1
+    expect(frame.get_by_role("img", name="Device logo")).to_have_js_property("naturalWidth", 1)  # loaded
     frame.get_by_role("link", name="Settings").click()
     frame.get_by_label("Location").fill("Side door")
     frame.get_by_label("Screen Brightness (0-100)").fill("35")
