@@ -61,10 +61,16 @@ def free_port() -> int:
 
 
 class Server:
-    """granian (WSGI, N workers) serving the production settings."""
+    """granian (WSGI, N workers of ``threads`` threads each) serving the production settings.
 
-    def __init__(self, env: dict, workers: int = 2, port: int | None = None):
+    granian's default for WSGI is backpressure / 2 threads per worker (hundreds): every busy thread
+    holds a database connection and competes for the GIL. A few threads per worker serve short
+    requests faster (BENCH_WEB_THREADS, deploy/: --blocking-threads).
+    """
+
+    def __init__(self, env: dict, workers: int = 2, port: int | None = None, threads: int | None = None):
         self.env, self.workers, self.port = env, workers, port or free_port()
+        self.threads = threads or int(os.environ.get("BENCH_WEB_THREADS", "4"))
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="entryway-bench-web-", suffix=".log", delete=False)
 
@@ -76,7 +82,8 @@ class Server:
         granian = shutil.which("granian", path=str(pathlib.Path(PYTHON).parent)) or "granian"
         self.proc = subprocess.Popen(
             [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(self.port), "--workers",
-             str(self.workers), "--backlog", "2048", "config.wsgi:application"],
+             str(self.workers), "--blocking-threads", str(self.threads), "--backlog", "2048",
+             "config.wsgi:application"],
             env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 30

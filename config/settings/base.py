@@ -121,7 +121,8 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 CACHE_URL = env.str("CACHE_URL", "")
 if CACHE_URL.startswith("redis://"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    # Django's backend without its per-operation client construction (entryway/core/cache.py).
+    CACHES = {"default": {"BACKEND": "entryway.core.cache.RedisCache", "LOCATION": CACHE_URL}}
 else:
     CACHES = {
         "default": {

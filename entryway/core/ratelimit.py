@@ -24,11 +24,15 @@ def hit(scope: str, key: str, *, limit: int, window: int) -> tuple[bool, int]:
     now = int(time.time())
     bucket = now // window
     cache_key = f"rl:{scope}:{key}:{bucket}"
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:
-        cache.add(cache_key, 0, window + 1)
-        count = cache.incr(cache_key)
+    incr_window = getattr(cache, "incr_window", None)
+    if incr_window is not None:  # one round trip (entryway.core.cache.RedisCache)
+        count = incr_window(cache_key, window + 1)
+    else:
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:
+            cache.add(cache_key, 0, window + 1)
+            count = cache.incr(cache_key)
     return count <= limit, window - (now % window)
 
 
@@ -109,10 +113,13 @@ class DeviceRateLimitMiddleware:
                 return _too_many("Too many requests from this device; slow down.", retry)
         response = self.get_response(request)
         if response.status_code == 401 and failure_limit:
-            key = f"rl:device-401:{ip}"
-            if not cache.add(key, 1, self.FAILURE_WINDOW):
-                try:
-                    cache.incr(key)
-                except ValueError:
-                    cache.add(key, 1, self.FAILURE_WINDOW)
+            self.record_refusal(ip)
         return response
+
+    def record_refusal(self, ip: str) -> None:
+        key = f"rl:device-401:{ip}"
+        if not cache.add(key, 1, self.FAILURE_WINDOW):
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.add(key, 1, self.FAILURE_WINDOW)

@@ -260,33 +260,63 @@ def version_of(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
-def _cache_key(device_id: int) -> str:
+def version_key(device_id: int) -> str:
     return f"deviceapi:cfgver:{device_id}"
+
+
+def file_key(device_id: int) -> str:
+    return f"deviceapi:autop:{device_id}"
 
 
 def config_version(device_id: int, *, loader=None) -> str:
     """The cached hash of the device's AutoP file; computed (a few queries) only on a cache miss."""
-    key = _cache_key(device_id)
-    value = cache.get(key)
+    value = cache.get(version_key(device_id))
     if value is None:
         from entryway.devices.models import IntercomDevice
 
         device = loader() if loader else (
             IntercomDevice.objects.select_related("device_model", "owner", "installer").get(pk=device_id))
-        value = version_of(render_autop(device))
-        cache.set(key, value, CONFIG_VERSION_TTL)
+        value = remember_version(device_id, render_autop(device))
     return value
 
 
 def remember_version(device_id: int, content: str) -> str:
+    """Cache the file and its version together: the device's next AutoP request is served from the cache.
+
+    The file holds the device's secrets, so the cache keeps it encrypted (as the database keeps them).
+    """
+    from entryway.core.fields import encrypt
+
     value = version_of(content)
-    cache.set(_cache_key(device_id), value, CONFIG_VERSION_TTL)
+    cache.set_many({version_key(device_id): value, file_key(device_id): encrypt(content)}, CONFIG_VERSION_TTL)
     return value
 
 
+def cached_version(device_id: int) -> str | None:
+    """The device's config version if cached (nothing is rendered)."""
+    return cache.get(version_key(device_id))
+
+
+def cached_file(device_id: int) -> str | None:
+    """The device's AutoP file as last rendered, while no change has made it stale."""
+    return decode_file(cache.get(file_key(device_id)))
+
+
+def decode_file(token) -> str | None:
+    """A file as ``remember_version`` cached it (encrypted), or None."""
+    from entryway.core.fields import decrypt
+
+    if not isinstance(token, str):
+        return None
+    try:
+        return decrypt(token)
+    except ValueError:  # written with another key: render it again
+        return None
+
+
 def forget_versions(device_ids) -> None:
-    """The devices' AutoP files changed: the next check-in computes their versions again."""
-    keys = [_cache_key(pk) for pk in device_ids if pk is not None]
+    """The devices' AutoP files changed: the next check-in computes their versions (and files) again."""
+    keys = [key for pk in device_ids if pk is not None for key in (version_key(pk), file_key(pk))]
     if keys:
         cache.delete_many(keys)
         # and once more after commit, in case a check-in cached the old file meanwhile

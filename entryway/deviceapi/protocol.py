@@ -9,6 +9,7 @@ import binascii
 import hmac
 import ipaddress
 import json
+import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,9 +17,10 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from entryway.core.ratelimit import rate_limit
+from entryway.core.ratelimit import client_ip, hit
 from entryway.core.validators import normalize_mac
-from entryway.deviceapi.autop import remember_version, render_autop
+from entryway.deviceapi import devicecache
+from entryway.deviceapi.autop import decode_file, file_key, remember_version, render_autop, version_key
 from entryway.deviceapi.choices import FINAL_STATUSES, ActionStatus
 from entryway.deviceapi.models import DeviceAction
 from entryway.deviceapi.services import (
@@ -124,21 +126,60 @@ def parse_checkin(data: dict) -> tuple[dict, list[str]]:
     return {k: v for k, v in report.items() if v is not None}, errors
 
 
+def _cached_device(request, extra=None):
+    """(cache entry, action generation, MAC, value at ``extra(device id)``) for the credentials' device.
+
+    The entry is None when absent or when the secret does not match it (a new secret, or a wrong one:
+    the database decides). One cache round trip (see ``devicecache.lookup``).
+    """
+    credentials = _basic_credentials(request)
+    mac = _mac_or_none(credentials[0]) if credentials else None
+    if mac is None:
+        return None, None, None, None
+    entry, generation, value = devicecache.lookup(mac, extra=extra, prefetch=getattr(request, "device_prefetch", None))
+    if entry is not None and not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1])):
+        return None, generation, mac, None
+    return entry, generation, mac, value
+
+
+def _checkin_answer(payload: dict) -> JsonResponse:
+    response = JsonResponse(payload)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @csrf_exempt
 @require_POST
 def checkin(request):
-    device = authenticate_device(request)
-    if device is None:
-        return _error(401, "Unknown device or wrong device secret.")
+    """``POST /device/v1/checkin``. An idle check-in is answered from the cache (devicecache), without a query."""
+    entry, generation, mac, version = _cached_device(request, extra=version_key)
+    device = None
+    if entry is None:
+        device = authenticate_device(request)
+        if device is None:
+            return _error(401, "Unknown device or wrong device secret.")
     data, problem = _json_body(request)
     if data is None:
         return _error(400, problem)
     report, errors = parse_checkin(data)
     if errors:
         return _error(400, " ".join(errors))
-    response = JsonResponse(device_checkin(device=device, report=report))
-    response["Cache-Control"] = "no-store"
-    return response
+    if entry is not None:
+        # Nothing waiting, nothing to write, and the device row unchanged since (its version still cached).
+        if (version is not None and entry.quiet and entry.generation == generation and devicecache.fresh(entry)
+                and devicecache.unchanged(entry, report)):
+            return _checkin_answer({
+                "poll_interval": settings.DEVICE_POLL_INTERVAL,
+                "server_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "config_version": version,
+                "actions": [],
+            })
+        device = authenticate_device(request)
+        if device is None:
+            return _error(401, "Unknown device or wrong device secret.")
+    answer = device_checkin(device=device, report=report)
+    devicecache.store(mac, device, generation=generation, quiet=not answer["actions"])
+    return _checkin_answer(answer)
 
 
 RESULT_STATUSES = (ActionStatus.PROCEEDING, ActionStatus.SUCCESS, ActionStatus.FAILURE)
@@ -181,11 +222,20 @@ def _text(status: int, message: str) -> HttpResponse:
 
 
 @require_GET
-@rate_limit("autop", limit=lambda: settings.AUTOP_RATE_LIMIT, window=60)
 def autop_file(request, mac: str):
-    """``GET /autop/<MAC>.cfg`` with the installer's AutoP credentials or the device's own."""
+    """``GET /autop/<MAC>.cfg`` with the installer's AutoP credentials or the device's own.
+
+    At most AUTOP_RATE_LIMIT requests a minute from one address (counted by the gate when it ran).
+    """
     from entryway.devices.models import IntercomDevice
 
+    if not getattr(request, "autop_rate_counted", False):
+        allowed, retry = hit("autop", client_ip(request), limit=settings.AUTOP_RATE_LIMIT, window=60)
+        if not allowed:
+            response = HttpResponse("Too many requests; slow down.", status=429,
+                                    content_type="text/plain; charset=utf-8")
+            response["Retry-After"] = str(retry)
+            return response
     wanted = _mac_or_none(mac)
     if wanted is None:
         return _text(400, "Malformed MAC address: use 12 hexadecimal digits, e.g. 0C110512BC97.cfg.")
@@ -196,6 +246,12 @@ def autop_file(request, mac: str):
     user, password = credentials
     device = None
     if _mac_or_none(user) is not None:
+        entry, _generation, mac, token = _cached_device(request, extra=file_key)
+        if entry is not None and mac == wanted:
+            # The device's own credentials, known to the cache, and its file unchanged since last rendered.
+            content = decode_file(token)
+            if content is not None:
+                return _autop_answer(content)
         own = authenticate_device(request, fields=("id", "mac", "device_secret"))
         if own is None:
             return _text(401, "Wrong AutoP credentials.")
@@ -211,6 +267,10 @@ def autop_file(request, mac: str):
     device_credentials_ensure(device=device)
     content = render_autop(device)
     remember_version(device.pk, content)
+    return _autop_answer(content)
+
+
+def _autop_answer(content: str) -> HttpResponse:
     response = HttpResponse(content, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from entryway.core.audit import audit, changed, snapshot
+from entryway.deviceapi import devicecache
 from entryway.deviceapi.autop import (
     autop_errors,
     autop_lines,
@@ -51,7 +52,11 @@ def register_pusher(pusher: Callable[[list[str]], None]) -> None:
 
 
 def _notify_devices(macs: list[str]) -> None:
-    if not macs or not _PUSHERS:
+    if not macs:
+        return
+    # Their next check-in reads the database, not the cache (see devicecache): it has something to say.
+    devicecache.actions_changed(macs)
+    if not _PUSHERS:
         return
 
     def push():
@@ -179,6 +184,8 @@ def actions_expire(*, now: datetime.datetime | None = None) -> int:
 
 
 def _run_handlers(action: DeviceAction) -> None:
+    if action.kind in FILE_KINDS and action.status in FINAL_STATUSES:
+        forget_versions([action.device_id])  # the file no longer carries it
     for handler in _RESULT_HANDLERS.get(action.kind, []):
         handler(action)
 
@@ -401,6 +408,8 @@ def device_checkin(*, device, report: dict, now: datetime.datetime | None = None
         if report.get("uptime") is not None:
             updates["uptime_seconds"] = report["uptime"]
         IntercomDevice.objects.filter(pk=device.pk).update(**updates)
+        for field, value in updates.items():  # the caller's row as the database now has it
+            setattr(device, field, value)
         if "ip_address" in updates:  # with IP call, the household's other AutoP files carry this address
             forget_versions(IntercomDevice.objects.filter(owner__devices=device.pk).exclude(pk=device.pk)
                             .values_list("pk", flat=True))

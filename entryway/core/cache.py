@@ -1,0 +1,101 @@
+"""Django's Redis cache backend, with the per-operation overhead that the device hot path cannot afford removed.
+
+- Django's client builds a new ``redis.Redis`` object (several hundred dictionary writes) for every
+  cache operation; here each connection pool has one client, made once. ``redis.Redis`` is thread-safe.
+- Django's ``incr`` is two round trips (``EXISTS`` then ``INCRBY``); here it is one atomic script with
+  the same meaning: a missing key raises ``ValueError``, an existing one is incremented.
+- ``incr_window(key, timeout)``: a counter that starts at 1 on its first hit and expires ``timeout``
+  seconds later, in one round trip (rate limits: ``entryway.core.ratelimit.hit``).
+- ``run_script(source, keys, args)``: a Lua script on cache keys (named as for ``get``), for the few
+  places that need several reads and writes in one round trip (``entryway.deviceapi.gate``);
+  ``decode(raw)`` turns a value the script read back into what ``get`` would have returned.
+
+Settings: ``CACHES["default"]["BACKEND"] = "entryway.core.cache.RedisCache"`` (what ``CACHE_URL=redis://``
+selects).
+"""
+from __future__ import annotations
+
+import threading
+
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+
+_INCR_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+return false
+"""
+_INCR_WINDOW = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return n
+"""
+
+
+class RedisCacheClient(DjangoRedisCacheClient):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, object] = {}
+        self._lock = threading.Lock()
+        self._incr_script = None
+        self._window_script = None
+        self._scripts: dict[str, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(index)
+                if client is None:
+                    client = self._client(connection_pool=self._get_connection_pool(write))
+                    self._clients[index] = client
+        return client
+
+    def incr(self, key, delta):
+        client = self.get_client(key, write=True)
+        if self._incr_script is None:
+            self._incr_script = client.register_script(_INCR_EXISTING)
+        value = self._incr_script(keys=[key], args=[delta], client=client)
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
+
+    def incr_window(self, key, timeout):
+        client = self.get_client(key, write=True)
+        if self._window_script is None:
+            self._window_script = client.register_script(_INCR_WINDOW)
+        return int(self._window_script(keys=[key], args=[max(1, int(timeout))], client=client))
+
+
+    def run_script(self, source, keys, args):
+        client = self.get_client(keys[0] if keys else None, write=True)
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = client.register_script(source)
+        return script(keys=keys, args=args, client=client)
+
+    def decode(self, raw):
+        return None if raw is None else self._serializer.loads(raw)
+
+
+class RedisCache(DjangoRedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = RedisCacheClient
+
+    def incr_window(self, key, timeout, version=None) -> int:
+        """Add one to a counter that lives ``timeout`` seconds from its first hit; return the new count."""
+        key = self.make_and_validate_key(key, version=version)
+        return self._cache.incr_window(key, timeout)
+
+    def run_script(self, source: str, keys: list[str], args: list, version=None):
+        """Run a Lua script; ``keys`` are cache keys as ``get`` takes them (an empty string stays empty)."""
+        made = [self.make_and_validate_key(key, version=version) if key else "" for key in keys]
+        return self._cache.run_script(source, made, args)
+
+    def decode(self, raw):
+        return self._cache.decode(raw)

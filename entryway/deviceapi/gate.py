@@ -1,0 +1,115 @@
+"""The device routes' rate limits and cache reads in one round trip to Redis.
+
+``DeviceRateLimitMiddleware`` (entryway.core.ratelimit) checks, for every device request, the refused
+credentials of the address and the device's own request count; the AutoP route also counts requests
+per address; then the views read the device's cache entry (entryway.deviceapi.devicecache). That is
+four or five round trips to the cache before any answer. ``DeviceGateMiddleware`` applies the very same
+limits, with the same counters, messages and Retry-After, and reads the device's entries, in one Lua
+script; the views find what it read in ``request.device_prefetch``.
+
+It serves the device routes' own handler (entryway.deviceapi.wsgi) in place of
+``DeviceRateLimitMiddleware``. With a cache that cannot run scripts (the embedded file cache, tests'
+local memory) it is exactly ``DeviceRateLimitMiddleware``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
+
+from entryway.core.ratelimit import DeviceRateLimitMiddleware, _basic_user, _too_many, client_ip
+from entryway.deviceapi import devicecache
+from entryway.deviceapi.autop import file_key, version_key
+
+DEVICE_WINDOW = 60  # DeviceRateLimitMiddleware's per-device window
+AUTOP_WINDOW = 60  # the AutoP route's per-address window (entryway.deviceapi.protocol.autop_file)
+AUTOP_LIMITED = "Too many requests; slow down."
+CHECKIN_PATH = "/device/v1/checkin"
+
+# KEYS: refused credentials of the address, the device's counter, the address's AutoP counter,
+#       then the keys to read back ("" where there is none).
+# ARGV: refusal limit, device limit, device counter lifetime, AutoP limit, AutoP counter lifetime.
+# Answer: {0, values...} when allowed; {1} refused address; {2} device over its limit; {3} AutoP limit.
+_SCRIPT = """
+local limit = tonumber(ARGV[1])
+if limit > 0 and (tonumber(redis.call('GET', KEYS[1]) or '0') or 0) >= limit then
+  return {1}
+end
+if KEYS[2] ~= '' then
+  local n = redis.call('INCR', KEYS[2])
+  if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+  if n > tonumber(ARGV[2]) then return {2} end
+end
+if KEYS[3] ~= '' then
+  local n = redis.call('INCR', KEYS[3])
+  if n == 1 then redis.call('EXPIRE', KEYS[3], ARGV[5]) end
+  if n > tonumber(ARGV[4]) then return {3} end
+end
+local out = {0}
+for i = 4, #KEYS do
+  if KEYS[i] ~= '' then out[#out + 1] = redis.call('GET', KEYS[i]) else out[#out + 1] = false end
+end
+return out
+"""
+
+
+@dataclass
+class Prefetch:
+    """What the gate read for the request's device (raw cache values decoded)."""
+
+    mac: str
+    entry: object
+    generation: object
+    extra_key: str | None
+    extra: object
+
+
+def _bucket_key(scope: str, who: str, window: int, now: int) -> str:
+    return f"rl:{scope}:{who}:{now // window}"  # as entryway.core.ratelimit.hit names it
+
+
+class DeviceGateMiddleware(DeviceRateLimitMiddleware):
+    def __call__(self, request):
+        run_script = getattr(cache, "run_script", None)
+        if run_script is None or not request.path.startswith(self.PREFIXES):
+            return super().__call__(request)
+        now = int(time.time())
+        ip = client_ip(request)
+        failure_limit = getattr(settings, "DEVICE_AUTH_FAILURE_LIMIT", 1000) or 0
+        device_limit = getattr(settings, "DEVICE_RATE_LIMIT", 600) or 0
+        user = _basic_user(request)
+        is_autop = request.path.startswith("/autop/")
+        # The check-in and the AutoP file read the device's entries; the action results go to the database.
+        mac = devicecache.credential_mac(request) if is_autop or request.path == CHECKIN_PATH else None
+        extra_key = devicecache.known_key(mac, file_key if is_autop else version_key) if mac else None
+        keys = [
+            f"rl:device-401:{ip}",
+            _bucket_key("device", user, DEVICE_WINDOW, now) if user and device_limit else "",
+            _bucket_key("autop", ip, AUTOP_WINDOW, now) if is_autop else "",
+            devicecache.entry_key(mac) if mac else "",
+            devicecache.generation_key(mac) if mac else "",
+            extra_key or "",
+        ]
+        answer = run_script(_SCRIPT, keys, [failure_limit, device_limit, DEVICE_WINDOW + 1,
+                                            settings.AUTOP_RATE_LIMIT, AUTOP_WINDOW + 1])
+        if answer[0] == 1:
+            return _too_many("Too many refused device credentials from this address; wait and try again.",
+                             self.FAILURE_WINDOW)
+        if answer[0] == 2:
+            return _too_many("Too many requests from this device; slow down.", DEVICE_WINDOW - now % DEVICE_WINDOW)
+        if answer[0] == 3:
+            response = HttpResponse(AUTOP_LIMITED, status=429, content_type="text/plain; charset=utf-8")
+            response["Retry-After"] = str(AUTOP_WINDOW - now % AUTOP_WINDOW)
+            return response
+        request.autop_rate_counted = is_autop
+        if mac is not None:
+            decode = cache.decode
+            request.device_prefetch = Prefetch(mac=mac, entry=decode(answer[1]), generation=decode(answer[2]),
+                                               extra_key=extra_key, extra=decode(answer[3]) if extra_key else None)
+        response = self.get_response(request)
+        if response.status_code == 401 and failure_limit:
+            self.record_refusal(ip)
+        return response

@@ -1,0 +1,161 @@
+"""Idle check-ins and AutoP files answered from the cache, and everything that must send them to the database."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, transaction
+
+from entryway.deviceapi import devicecache
+from entryway.deviceapi.autop import render_autop
+from entryway.deviceapi.services import action_create, device_settings_update
+from entryway.deviceapi.tests.conftest import basic
+from entryway.deviceapi.tests.test_protocol import REPORT, checkin
+from entryway.devices.models import IntercomDevice
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cached(client, device, device_headers):
+    """The device checked in once: its entry and config version are cached."""
+    assert checkin(client, device_headers).status_code == 200
+    entry, _generation, _version = devicecache.lookup(device.mac)
+    assert entry is not None and entry.quiet and entry.id == device.pk
+    return entry
+
+
+def test_cache_keeps_a_keyed_digest_of_the_secret_not_the_secret(cached, device):
+    assert device.device_secret.encode() not in repr(cached).encode()
+    assert cached.digest == devicecache.secret_digest(device.device_secret)
+    assert cached.digest != devicecache.secret_digest(device.device_secret + "x")
+
+
+def test_wrong_secret_is_refused_although_the_device_is_cached(client, cached, device):
+    assert checkin(client, basic(device.mac, "not-the-secret")).status_code == 401
+
+
+def test_new_action_reaches_the_next_checkin(client, cached, device, device_headers, installer):
+    reboot = action_create(device=device, kind="reboot", acting_user=installer)
+    assert [a["id"] for a in checkin(client, device_headers).json()["actions"]] == [reboot.pk]
+
+
+def test_entry_made_before_an_action_commits_does_not_hide_it(client, device, device_headers, installer):
+    # A check-in read the generation and the database before the action's transaction committed,
+    # and stored its (quiet) entry afterwards: the generation written after commit outdates it.
+    _entry, generation, _version = devicecache.lookup(device.mac)
+    with transaction.atomic():
+        reboot = action_create(device=device, kind="reboot", acting_user=installer)
+        device.refresh_from_db()
+    devicecache.store(device.mac, device, generation=generation, quiet=True)
+    assert [a["id"] for a in checkin(client, device_headers).json()["actions"]] == [reboot.pk]
+
+
+def test_changed_report_is_written_at_once(client, cached, device, device_headers):
+    checkin(client, device_headers, {**REPORT, "ip": "192.168.1.77"})
+    assert IntercomDevice.objects.get(pk=device.pk).ip_address == "192.168.1.77"
+    entry, _generation, _version = devicecache.lookup(device.mac)
+    assert entry.ip == "192.168.1.77"
+
+
+def test_deleted_device_is_refused_at_its_next_checkin(client, cached, device, device_headers):
+    device.delete()
+    assert checkin(client, device_headers).status_code == 401
+
+
+def test_device_given_a_new_secret_is_known_by_it_only(client, cached, device, device_headers):
+    old_headers = device_headers
+    device.device_secret = "a-new-secret-for-new-hardware-0123"
+    device.save()
+    assert checkin(client, old_headers).status_code == 401
+    assert checkin(client, basic(device.mac, "a-new-secret-for-new-hardware-0123")).status_code == 200
+
+
+def test_autop_file_served_from_the_cache_is_the_current_file(client, cached, device, device_headers, installer,
+                                                               django_assert_num_queries):
+    fresh = render_autop(IntercomDevice.objects.get(pk=device.pk))
+    with django_assert_num_queries(0):
+        served = client.get(f"/autop/{device.mac}.cfg", headers=device_headers)
+    assert served.status_code == 200 and served.content.decode() == fresh
+    device_settings_update(acting_user=installer, device=device, connect_type="tls",
+                           autop_commands="Config.Settings.GENERAL.Foo = 1")
+    changed = client.get(f"/autop/{device.mac}.cfg", headers=device_headers).content.decode()
+    assert "Config.Settings.GENERAL.Foo = 1" in changed and changed != fresh
+    # and the check-in hands out the new file's version
+    version = checkin(client, device_headers).json()["config_version"]
+    assert version == devicecache_version(device)
+
+
+def devicecache_version(device) -> str:
+    from entryway.deviceapi.autop import version_of
+
+    return version_of(render_autop(IntercomDevice.objects.get(pk=device.pk)))
+
+
+def test_cached_file_is_encrypted(cached, device):
+    from django.core.cache import cache
+
+    from entryway.deviceapi.autop import file_key
+
+    token = cache.get(file_key(device.pk))
+    assert token and device.device_secret not in token
+
+
+# --- the WSGI application: device routes without the portal's middleware -----------------------------
+
+
+def _call(app, method, path, *, auth=None, body=b""):
+    environ = {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "testserver", "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "CONTENT_LENGTH": str(len(body)),
+        "wsgi.errors": io.StringIO(),
+    }
+    if body:
+        environ["CONTENT_TYPE"] = "application/json"
+    if auth:
+        environ["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    answer = {}
+
+    def start_response(status, headers):
+        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
+
+    # As Django's test client does: the test's database connection must outlive the request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        answer["body"] = b"".join(app(environ, start_response))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answer
+
+
+@pytest.fixture
+def wsgi_app(settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    from config.wsgi import application
+
+    return application
+
+
+def test_device_routes_skip_the_portal_middleware(wsgi_app, device):
+    auth = f"{device.mac}:{device.device_secret}"
+    first = _call(wsgi_app, "POST", "/device/v1/checkin", auth=auth, body=json.dumps(REPORT).encode())
+    assert first["status"] == 200 and json.loads(first["body"])["actions"] == []
+    # no session, CSRF, language cookie or page security policy for a device; the request id stays
+    assert "Set-Cookie" not in first["headers"] and "Content-Security-Policy" not in first["headers"]
+    assert "Vary" not in first["headers"] and first["headers"]["X-Request-ID"]
+    autop = _call(wsgi_app, "GET", f"/autop/{device.mac}.cfg", auth=auth)
+    assert autop["status"] == 200 and autop["body"].decode() == render_autop(IntercomDevice.objects.get(pk=device.pk))
+    assert _call(wsgi_app, "POST", "/device/v1/checkin", auth=f"{device.mac}:wrong")["status"] == 401
+    assert _call(wsgi_app, "GET", "/device/v1/checkin", auth=auth)["status"] == 405
+
+
+def test_other_paths_take_the_full_application(wsgi_app):
+    health = _call(wsgi_app, "GET", "/healthz")
+    assert health["status"] == 200 and "Content-Security-Policy" in health["headers"]
+    assert _call(wsgi_app, "GET", "/device/v1/checkin/extra")["status"] == 404
