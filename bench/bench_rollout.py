@@ -27,6 +27,9 @@ FIRMWARE_SIZE = 16 * 1024
 # Concurrent HTTP connections of the simulated fleet: enough to keep 2 workers busy without
 # exhausting PostgreSQL's connection slots (each server thread holds one).
 FLEET_CONNECTIONS = int(os.environ.get("BENCH_ROLLOUT_CONNECTIONS", "32"))
+# With MQTT push (BENCH_ROLLOUT_MQTT=mqtt://127.0.0.1:1883): the platform publishes a wake-up to each
+# device as its action is created, and the simulated devices listen (target: all final within 30 s).
+MQTT_URL = os.environ.get("BENCH_ROLLOUT_MQTT", "")
 
 
 def _setup_django() -> tuple[str, str, int]:
@@ -41,7 +44,7 @@ def _setup_django() -> tuple[str, str, int]:
     # address, so it is lifted here; the rate-limit counters live in Redis as in production.
     env = common.server_env(url, var_dir, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
                             ALLOWED_HOSTS="127.0.0.1,localhost,testserver", DEVICE_POLL_INTERVAL=POLL_INTERVAL,
-                            AUTOP_RATE_LIMIT=10**9,
+                            AUTOP_RATE_LIMIT=10**9, MQTT_URL=MQTT_URL,
                             CACHE_URL=os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/5"))
     os.environ.update(env)
     sys.path.insert(0, str(common.ROOT))
@@ -134,7 +137,8 @@ def _run_fleet(strategy_id: int, var_dir: str, port: int, secrets_by_mac: dict[s
     with common.Server(env, workers=2, port=port) as server:
         start = time.perf_counter()
         report = fleet_upgrade_run(base_url=server.url, devices=secrets_by_mac, poll_interval=POLL_INTERVAL,
-                                   timeout=POLL_INTERVAL * 3 + 120, connection_limit=FLEET_CONNECTIONS, seed=1)
+                                   timeout=POLL_INTERVAL * 3 + 120, connection_limit=FLEET_CONNECTIONS, seed=1,
+                                   mqtt=bool(MQTT_URL))
         reported = time.perf_counter() - start
     services.strategies_run_due()
     strategy = UpdateStrategy.objects.get(pk=strategy_id)

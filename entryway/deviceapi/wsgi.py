@@ -25,21 +25,14 @@ from django.utils import timezone, translation
 # Exactly the device routes; anything else (including a mistyped device path) takes the full stack.
 DEVICE_PATH_RE = re.compile(r"^/(?:device/v1/checkin|device/v1/actions/[0-9]+/result|autop/[^/]+\.cfg)$")
 
-# Middleware that only the portal and the user API need. Anything else in settings.MIDDLEWARE
-# (including middleware added later) also runs for device routes.
-PORTAL_ONLY_MIDDLEWARE = frozenset({
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "entryway.portals.middleware.AccountAccessMiddleware",
-    "entryway.accounts.middleware.AccountLanguageMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
-})
+# Middleware that only the portal and the user API need (sessions, authentication, CSRF, language,
+# messages, page headers, htmx), by module. Anything else in settings.MIDDLEWARE (including
+# middleware added later) also runs for device routes.
+PORTAL_ONLY_PREFIXES = (
+    "django.contrib.sessions.", "django.contrib.auth.", "django.contrib.messages.", "django.middleware.locale.",
+    "django.middleware.common.", "django.middleware.csrf.", "django.middleware.clickjacking.", "csp.",
+    "django_htmx.", "entryway.portals.middleware.", "entryway.accounts.middleware.",
+)
 
 
 # Replaced for the device routes by a middleware with the same limits in fewer cache round trips.
@@ -49,7 +42,7 @@ DEVICE_REPLACEMENTS = {
 
 
 def device_middleware() -> list[str]:
-    return [DEVICE_REPLACEMENTS.get(m, m) for m in settings.MIDDLEWARE if m not in PORTAL_ONLY_MIDDLEWARE]
+    return [DEVICE_REPLACEMENTS.get(m, m) for m in settings.MIDDLEWARE if not m.startswith(PORTAL_ONLY_PREFIXES)]
 
 
 def _device_resolver() -> URLResolver:
