@@ -219,6 +219,12 @@ class MacImport(models.Model):
     error = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(_("Created Time"), auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Resuming an interrupted run: the time every MAC of this import is stamped with (so that a
+    # rerun recognises the rows it already committed as its own), the index of the first row whose
+    # batch has not committed yet, and the running run's lease, renewed with every batch.
+    started_at = models.DateTimeField(null=True, blank=True)
+    next_row = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     objects = MacImportQuerySet.as_manager()
 

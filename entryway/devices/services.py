@@ -5,6 +5,7 @@ passwords and device secrets never enter the audit log (``snapshot`` masks them)
 """
 from __future__ import annotations
 
+import datetime
 import re
 import secrets
 from collections.abc import Callable, Iterable
@@ -13,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -145,22 +147,23 @@ class ImportReport:
                 "rows": [{"row": r, "value": v, "result": res, "message": m} for r, v, res, m in self.rows]}
 
 
-def _owners_of(macs: list[str]) -> dict[str, tuple[int | None, int | None]]:
-    """{mac: (installer id, distributor id)} for those of ``macs`` already in some library."""
+def _owners_of(macs: list[str]) -> dict[str, tuple]:
+    """{mac: (installer id, distributor id, added by id, created at)} for those of ``macs`` already in some library."""
     from django.db import connection
 
-    taken: dict[str, tuple[int | None, int | None]] = {}
+    taken: dict[str, tuple] = {}
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(MacLibraryEntry._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT mac, installer_id, distributor_id FROM {table} WHERE mac = ANY(%s)", [macs])
-            for mac, inst_id, dist_id in cursor.fetchall():
-                taken[mac] = (inst_id, dist_id)
+            cursor.execute(f"SELECT mac, installer_id, distributor_id, added_by_id, created_at FROM {table} "
+                           "WHERE mac = ANY(%s)", [macs])
+            for mac, *owner in cursor.fetchall():
+                taken[mac] = tuple(owner)
         return taken
     for i in range(0, len(macs), LOOKUP_CHUNK):
-        for mac, inst_id, dist_id in MacLibraryEntry.objects.filter(mac__in=macs[i:i + LOOKUP_CHUNK]).values_list(
-                "mac", "installer_id", "distributor_id"):
-            taken[mac] = (inst_id, dist_id)
+        for mac, *owner in MacLibraryEntry.objects.filter(mac__in=macs[i:i + LOOKUP_CHUNK]).values_list(
+                "mac", "installer_id", "distributor_id", "added_by_id", "created_at"):
+            taken[mac] = tuple(owner)
     return taken
 
 
@@ -214,30 +217,43 @@ def mac_import(
     rows: Iterable[tuple[int, Any]],
     installer=None,
     distributor=None,
-    progress: Callable[[ImportReport], None] | None = None,
+    progress: Callable[[ImportReport, int], None] | None = None,
+    done: Callable[[ImportReport], None] | None = None,
+    stamp=None,
     source: str = "",
 ) -> ImportReport:
     """Add many MACs: each row is added, a duplicate or invalid, and reported as such.
 
     ``rows`` yields (row number, value as read). Rows are checked and inserted in batches; a row is
     never half-imported (one MAC per row, one INSERT each). One audit row records the import.
+
+    Each batch commits in one transaction with ``progress(report, index of the next row)``, and the
+    audit row with ``done(report)``. Every MAC is stamped with ``stamp`` (default: now): a MAC already
+    in the library with this import's owner, author and stamp was added by an earlier, interrupted run
+    of the same import and is reported as added, so that a rerun gives the report of one whole run.
     """
     installer, distributor = _library_owner(acting_user=acting_user, installer=installer, distributor=distributor)
     report = ImportReport()
     seen: set[str] = set()
-    now = timezone.now()
+    now = stamp or timezone.now()
+    ours = (getattr(installer, "pk", None), getattr(distributor, "pk", None), getattr(acting_user, "pk", None), now)
     # Messages translated once, not once a row
     added_as = _("Added as %(mac)s.")
     in_this_library, registered = _("Already in this MAC Library."), _("Already registered.")
     elsewhere, repeated = _("Belongs to another MAC Library."), _("Repeats an earlier row of the file.")
 
-    def flush(batch: list[tuple[int, str, str]]) -> None:
+    def flush(batch: list[tuple[int, str, str]], next_row: int) -> None:
+        with transaction.atomic():
+            _flush(batch)
+            if progress is not None:
+                progress(report, next_row)
+
+    def _flush(batch: list[tuple[int, str, str]]) -> None:
         macs = [m for _r, _v, m in batch]
         taken = _owners_of(macs)
         added = _insert_batch([m for _r, _v, m in batch if m not in taken],
-                              installer_id=getattr(installer, "pk", None),
-                              distributor_id=getattr(distributor, "pk", None),
-                              added_by_id=getattr(acting_user, "pk", None), created_at=now)
+                              installer_id=ours[0], distributor_id=ours[1], added_by_id=ours[2], created_at=now)
+        added.update(m for m in macs if taken.get(m) == ours)
         for row, raw, mac in batch:
             if mac in added:
                 report.added += 1
@@ -253,11 +269,10 @@ def mac_import(
                 else:
                     message = elsewhere
                 report.rows.append((row, raw, ImportRowResult.DUPLICATE, message))
-        if progress is not None:
-            progress(report)
 
     batch: list[tuple[int, str, str]] = []
-    for row, value in rows:
+    position = 0
+    for position, (row, value) in enumerate(rows, start=1):
         report.total += 1
         raw = _cell_text(value).replace("\x00", "")  # JSON in PostgreSQL cannot hold NUL
         try:
@@ -273,14 +288,17 @@ def mac_import(
         seen.add(mac)
         batch.append((row, raw, mac))
         if len(batch) >= IMPORT_BATCH_SIZE:
-            flush(batch)
+            flush(batch, position)
             batch = []
-    flush(batch)
+    flush(batch, position)
     report.rows.sort(key=lambda r: r[0])
-    audit(acting_user=acting_user, action="mac.import", installer=installer, object_repr=source[:200],
-          after={"source": source, "total": report.total, "added": report.added, "duplicates": report.duplicates,
-                 "invalid": report.invalid, "installer": getattr(installer, "pk", None),
-                 "distributor": getattr(distributor, "pk", None)})
+    with transaction.atomic():
+        audit(acting_user=acting_user, action="mac.import", installer=installer, object_repr=source[:200],
+              after={"source": source, "total": report.total, "added": report.added,
+                     "duplicates": report.duplicates, "invalid": report.invalid,
+                     "installer": getattr(installer, "pk", None), "distributor": getattr(distributor, "pk", None)})
+        if done is not None:
+            done(report)
     return report
 
 
@@ -512,20 +530,57 @@ def mac_import_start(*, acting_user, data: bytes, file_name: str, installer=None
     return job
 
 
-def mac_import_run(*, import_id: int) -> MacImport | None:
-    """Run a recorded import once (a second run does nothing): progress is saved after each batch."""
-    with transaction.atomic():
-        job = MacImport.objects.select_for_update().filter(pk=import_id).first()
-        if job is None or job.status != ImportStatus.PENDING:
-            return job
-        job.status = ImportStatus.RUNNING
-        job.save(update_fields=["status"])
-    data, kind = bytes(job.data), job.file_kind
-    job.total = 0
+def _mac_import_lease() -> datetime.timedelta:
+    from django.conf import settings
 
-    def progress(report: ImportReport) -> None:
+    return datetime.timedelta(seconds=getattr(settings, "MAC_IMPORT_LEASE_SECONDS", 300))
+
+
+def mac_imports_to_resume() -> list[int]:
+    """Imports whose run stopped half-way (its process was killed): still running, and no batch has
+    renewed their lease for longer than MAC_IMPORT_LEASE_SECONDS; also imports pending that long."""
+    stale = timezone.now() - _mac_import_lease()
+    return list(MacImport.objects.filter(
+        Q(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
+        | Q(status=ImportStatus.PENDING, created_at__lt=stale)).order_by("pk").values_list("pk", flat=True))
+
+
+def mac_import_run(*, import_id: int) -> MacImport | None:
+    """Run a recorded import: progress and its lease are saved with each batch, in the batch's transaction.
+
+    A run that was interrupted (its lease is stale) is taken over: it continues after the last committed
+    batch, and the rows the first run committed are reported as added, as one uninterrupted run would.
+    Otherwise a second run of the same import does nothing."""
+    now = timezone.now()
+    job = MacImport.objects.filter(pk=import_id).first()
+    if job is None:
+        return None
+    resuming = job.status == ImportStatus.RUNNING and (
+        job.heartbeat_at is None or job.heartbeat_at < now - _mac_import_lease())
+    if job.status != ImportStatus.PENDING and not resuming:
+        return job
+    # Taken over by one run only: the update applies only if no other run changed the lease meanwhile.
+    claimed = MacImport.objects.filter(pk=job.pk, status=job.status, heartbeat_at=job.heartbeat_at).update(
+        status=ImportStatus.RUNNING, heartbeat_at=now, started_at=job.started_at or now)
+    if not claimed:
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    data, kind, resume_from = bytes(job.data), job.file_kind, job.next_row
+
+    def progress(report: ImportReport, next_row: int) -> None:
+        if next_row <= resume_from:
+            return  # rows the interrupted run already counted
         MacImport.objects.filter(pk=job.pk).update(
-            processed=report.processed, added=report.added, duplicates=report.duplicates, invalid=report.invalid)
+            processed=report.processed, added=report.added, duplicates=report.duplicates, invalid=report.invalid,
+            next_row=next_row, heartbeat_at=timezone.now())
+
+    def done(report: ImportReport) -> None:
+        MacImport.objects.filter(pk=job.pk).update(
+            status=ImportStatus.DONE, total=report.total, processed=report.processed, added=report.added,
+            duplicates=report.duplicates, invalid=report.invalid, data=b"", finished_at=timezone.now(),
+            next_row=report.total, report=[[r, v, res, m] for r, v, res, m in report.rows],
+        )
 
     try:
         try:
@@ -537,19 +592,12 @@ def mac_import_run(*, import_id: int) -> MacImport | None:
                                   % {"error": type(exc).__name__})
         MacImport.objects.filter(pk=job.pk).update(total=len(rows))
         # Each batch commits on its own (a row is never half-imported), so the progress is visible meanwhile.
-        report = mac_import(acting_user=job.created_by, rows=rows, installer=job.installer,
-                            distributor=job.distributor, progress=progress,
-                            source=f"MAC import {job.pk}: {job.file_name}")
+        mac_import(acting_user=job.created_by, rows=rows, installer=job.installer, distributor=job.distributor,
+                   progress=progress, done=done, stamp=job.started_at,
+                   source=f"MAC import {job.pk}: {job.file_name}")
     except ValidationError as exc:
         MacImport.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error="; ".join(exc.messages)[:255],
                                                    data=b"", finished_at=timezone.now())
-        job.refresh_from_db()
-        return job
-    MacImport.objects.filter(pk=job.pk).update(
-        status=ImportStatus.DONE, total=report.total, processed=report.processed, added=report.added,
-        duplicates=report.duplicates, invalid=report.invalid, data=b"", finished_at=timezone.now(),
-        report=[[r, v, res, m] for r, v, res, m in report.rows],
-    )
     job.refresh_from_db()
     return job
 
