@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from entryway.core.middleware import NUL_MESSAGE, contains_nul
+from entryway.core.middleware import NUL_MESSAGE, nul_locations
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +74,10 @@ def reject_null_characters(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        bad = [name for name, value in kwargs.items() if contains_nul(value)]
+        bad = [["body" if name in ("payload", "data", "body") else name, *path]
+               for name, value in kwargs.items() for path in nul_locations(value)]
         if bad:
-            raise NinjaValidationError(
-                [{"loc": ["body" if name in ("payload", "data", "body") else name], "msg": NUL_MESSAGE,
-                  "type": "value_error"} for name in bad])
+            raise NinjaValidationError([{"loc": loc, "msg": NUL_MESSAGE, "type": "value_error"} for loc in bad])
         return view(request, *args, **kwargs)
 
     return wrapper
