@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,7 +25,7 @@ from entryway.dashboard.selectors import dashboard_for
 
 @installer_required
 def home(request):
-    return render(request, "dashboard/home.html", dashboard_for(request.user))
+    return render(request, "dashboard/home.html", {**dashboard_for(request.user), "sip_enabled": settings.SIP_ENABLED})
 
 
 class AlertPreferenceForm(forms.Form):

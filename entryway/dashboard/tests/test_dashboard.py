@@ -126,3 +126,12 @@ def test_open_alerts_show_in_the_menu_on_every_page(client, installer, other_ins
     type(device).objects.update(last_seen_at=now)
     alerts_evaluate(now=now)
     assert "Alerts: " not in client.get("/devices/").content.decode()
+
+
+def test_dashboard_says_when_calling_is_off(client, installer, settings):
+    client.force_login(installer)
+    notice = "No SIP server is configured (SIP_SERVER): numbers are allocated, calls do not ring."
+    settings.SIP_ENABLED = False
+    assert notice in client.get("/dashboard/").content.decode()
+    settings.SIP_ENABLED = True
+    assert notice not in client.get("/dashboard/").content.decode()
