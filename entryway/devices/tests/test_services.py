@@ -375,3 +375,13 @@ def test_import_row_with_null_character_is_invalid_and_stored_without_it(install
     job = services.mac_import_run(import_id=job.pk)
     assert (job.status, job.added, job.invalid) == ("done", 1000, 1)
     assert job.report[-1][1] == "garbage" and job.report[-1][2] == "invalid"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_catalog_survives_a_database_flush():
+    from django.core.management import call_command
+
+    from entryway.devices.catalog import CATALOG
+
+    call_command("flush", interactive=False, verbosity=0)
+    assert set(DeviceModel.objects.values_list("name", flat=True)) == {name for name, _, _ in CATALOG}
