@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
+import time
 import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -268,26 +269,44 @@ def file_key(device_id: int) -> str:
     return f"deviceapi:autop:{device_id}"
 
 
+def epoch_key(device_id: int) -> str:
+    return f"autop:epoch:{device_id}"
+
+
+def version_epoch(device_id: int):
+    """A stamp that ``forget_versions`` changes: read it before reading the data a file is made of."""
+    return cache.get(epoch_key(device_id))
+
+
+_ANY_EPOCH = object()
+
+
 def config_version(device_id: int, *, loader=None) -> str:
     """The cached hash of the device's AutoP file; computed (a few queries) only on a cache miss."""
     value = cache.get(version_key(device_id))
     if value is None:
         from entryway.devices.models import IntercomDevice
 
+        epoch = version_epoch(device_id)
         device = loader() if loader else (
             IntercomDevice.objects.select_related("device_model", "owner", "installer").get(pk=device_id))
-        value = remember_version(device_id, render_autop(device))
+        value = remember_version(device_id, render_autop(device), epoch=epoch)
     return value
 
 
-def remember_version(device_id: int, content: str) -> str:
+def remember_version(device_id: int, content: str, *, epoch=_ANY_EPOCH) -> str:
     """Cache the file and its version together: the device's next AutoP request is served from the cache.
 
     The file holds the device's secrets, so the cache keeps it encrypted (as the database keeps them).
+    With ``epoch`` (``version_epoch`` read before the data was), a file made from data that changed
+    meanwhile is answered but not cached: a change committed while it was rendered is never hidden
+    behind the old version.
     """
     from entryway.core.fields import encrypt
 
     value = version_of(content)
+    if epoch is not _ANY_EPOCH and version_epoch(device_id) != epoch:
+        return value
     cache.set_many({version_key(device_id): value, file_key(device_id): encrypt(content)}, CONFIG_VERSION_TTL)
     return value
 
@@ -316,8 +335,14 @@ def decode_file(token) -> str | None:
 
 def forget_versions(device_ids) -> None:
     """The devices' AutoP files changed: the next check-in computes their versions (and files) again."""
-    keys = [key for pk in device_ids if pk is not None for key in (version_key(pk), file_key(pk))]
+    ids = [pk for pk in device_ids if pk is not None]
+    keys = [key for pk in ids for key in (version_key(pk), file_key(pk))]
     if keys:
-        cache.delete_many(keys)
+        def drop():
+            cache.delete_many(keys)
+            stamp = time.time_ns()
+            cache.set_many({epoch_key(pk): stamp for pk in ids}, CONFIG_VERSION_TTL)
+
+        drop()
         # and once more after commit, in case a check-in cached the old file meanwhile
-        transaction.on_commit(lambda: cache.delete_many(keys))
+        transaction.on_commit(drop)

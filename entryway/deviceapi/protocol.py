@@ -20,7 +20,14 @@ from django.views.decorators.http import require_GET, require_POST
 from entryway.core.ratelimit import client_ip, hit
 from entryway.core.validators import normalize_mac
 from entryway.deviceapi import devicecache
-from entryway.deviceapi.autop import decode_file, file_key, remember_version, render_autop, version_key
+from entryway.deviceapi.autop import (
+    decode_file,
+    file_key,
+    remember_version,
+    render_autop,
+    version_epoch,
+    version_key,
+)
 from entryway.deviceapi.choices import FINAL_STATUSES, ActionStatus
 from entryway.deviceapi.models import DeviceAction
 from entryway.deviceapi.services import (
@@ -264,9 +271,10 @@ def autop_file(request, mac: str):
         device = devices.filter(mac=wanted, installer_id=installer.pk).first()
     if device is None:
         return _text(404, "No configuration for this MAC address.")
+    epoch = version_epoch(device.pk)
     device_credentials_ensure(device=device)
     content = render_autop(device)
-    remember_version(device.pk, content)
+    remember_version(device.pk, content, epoch=epoch)
     return _autop_answer(content)
 
 

@@ -159,3 +159,26 @@ def test_other_paths_take_the_full_application(wsgi_app):
     health = _call(wsgi_app, "GET", "/healthz")
     assert health["status"] == 200 and "Content-Security-Policy" in health["headers"]
     assert _call(wsgi_app, "GET", "/device/v1/checkin/extra")["status"] == 404
+
+
+def test_a_file_rendered_from_data_changed_meanwhile_is_not_cached(installer, make_device):
+    from django.core.cache import cache
+
+    from entryway.deviceapi.autop import (
+        cached_version,
+        config_version,
+        forget_versions,
+        remember_version,
+        render_autop,
+        version_epoch,
+    )
+
+    device = make_device(installer)
+    cache.clear()
+    epoch = version_epoch(device.pk)
+    stale = render_autop(device)
+    forget_versions([device.pk])  # a change commits while the old data is being rendered
+    remember_version(device.pk, stale, epoch=epoch)
+    assert cached_version(device.pk) is None
+    # rendered after the change: cached as usual
+    assert cached_version(device.pk) is None and config_version(device.pk) == cached_version(device.pk)
