@@ -77,21 +77,26 @@ def _upgrade_actions(devices) -> dict[int, int]:
     return {row["device_id"]: row["n"] for row in rows}
 
 
+def kill_when_paused(module: str, env: dict, tmp_path, timeout: float, what: str) -> None:
+    """Run ``module`` as a consumer process and SIGKILL it once it has written ``tmp_path/paused``."""
+    first = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait((tmp_path / "paused").exists, timeout, what, first)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+
 def test_consumer_killed_mid_rollout_restarts_and_sends_each_device_one_upgrade(rollout, tmp_path):
     from entryway.firmware.choices import StrategyStatus
     from entryway.firmware.models import UpdateStrategy, UpgradeTarget
 
     strategy, devices = rollout
     env = _env(tmp_path)
-    first = subprocess.Popen([sys.executable, "-m", "entryway.core.tests.fault_consumer"], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait((tmp_path / "paused").exists, 90, "the rollout's first wave", first)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-    finally:
-        if first.poll() is None:
-            first.kill()
+    kill_when_paused("entryway.core.tests.fault_consumer", env, tmp_path, 90, "the rollout's first wave")
     # Killed inside the transaction: nothing of the start survived.
     assert _upgrade_actions(devices) == {}
     assert UpdateStrategy.objects.get(pk=strategy.pk).status == StrategyStatus.PENDING

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import time
 import pytest
 
 from entryway.core.tests.test_consumer_faults import _env as consumer_env
-from entryway.core.tests.test_consumer_faults import _wait
+from entryway.core.tests.test_consumer_faults import _wait, kill_when_paused
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ROWS = 100_000
@@ -66,15 +65,7 @@ def test_consumer_killed_mid_import_resumes_and_reports_as_one_run(installer, ma
     job = services.mac_import_start(acting_user=installer, data=data, file_name="100k.csv")
 
     env = _env(tmp_path, job.pk)
-    first = subprocess.Popen([sys.executable, "-m", "entryway.devices.tests.test_import_resume"], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait((tmp_path / "paused").exists, 120, "the import's fourth batch", first)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-    finally:
-        if first.poll() is None:
-            first.kill()
+    kill_when_paused("entryway.devices.tests.test_import_resume", env, tmp_path, 120, "the import's fourth batch")
     # Killed half-way: three batches committed with their progress, the fourth rolled back.
     job.refresh_from_db()
     assert job.status == ImportStatus.RUNNING
