@@ -150,9 +150,11 @@ def _ms(value: str) -> float:
 
 
 def parse_wrk(out: str) -> dict:
+    if not re.search(r"Requests/sec:", out) or not re.search(r"99%", out):
+        raise RuntimeError(f"wrk printed no figures: {out[-2000:]!r}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.MULTILINE).group(1))
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE).group(1))
     errors = 0
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if socket_errors:

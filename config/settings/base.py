@@ -266,6 +266,9 @@ MQTT_DYNSEC = env.bool("MQTT_DYNSEC", False)
 MQTT_TIMEOUT = float(env.str("MQTT_TIMEOUT", "3"))
 # A device's Last Connected Time is written at most this often (seconds); check-ins in between only read.
 DEVICE_LAST_SEEN_WRITE_INTERVAL = env.int("DEVICE_LAST_SEEN_WRITE_INTERVAL", 30)
+# With a Redis cache, idle check-ins queue their Last Connected Time and one of them writes the queue
+# in a single batch at most this often (seconds); see entryway/deviceapi/devicecache.py.
+LAST_SEEN_FLUSH_INTERVAL = env.int("LAST_SEEN_FLUSH_INTERVAL", 10)
 AUTOP_BATCH_MAX_DEVICES = env.int("AUTOP_BATCH_MAX_DEVICES", 500)
 AUTOP_ONCE_EXPIRY_SECONDS = env.int("AUTOP_ONCE_EXPIRY_SECONDS", 30 * 24 * 3600)
 REBOOT_EXPIRY_SECONDS = env.int("REBOOT_EXPIRY_SECONDS", 24 * 3600)

@@ -8,7 +8,8 @@
   seconds later, in one round trip (rate limits: ``entryway.core.ratelimit.hit``).
 - ``run_script(source, keys, args)``: a Lua script on cache keys (named as for ``get``), for the few
   places that need several reads and writes in one round trip (``entryway.deviceapi.gate``);
-  ``decode(raw)`` turns a value the script read back into what ``get`` would have returned.
+  ``decode(raw)`` turns a value the script read back into what ``get`` would have returned, and
+  ``encode(value)`` a value into what ``set`` would have stored.
 
 Settings: ``CACHES["default"]["BACKEND"] = "entryway.core.cache.RedisCache"`` (what ``CACHE_URL=redis://``
 selects).
@@ -81,6 +82,9 @@ class RedisCacheClient(DjangoRedisCacheClient):
     def decode(self, raw):
         return None if raw is None else self._serializer.loads(raw)
 
+    def encode(self, value):
+        return self._serializer.dumps(value)
+
 
 class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
@@ -99,3 +103,7 @@ class RedisCache(DjangoRedisCache):
 
     def decode(self, raw):
         return self._cache.decode(raw)
+
+    def encode(self, value):
+        """``value`` as ``set`` stores it, for a script to write."""
+        return self._cache.encode(value)

@@ -19,6 +19,17 @@ anything else is true, and leaves behind a fresh entry:
     the config version. Every change of the device row, its relays or its household deletes it
     (``forget_versions``), and the fast path requires it: a deleted device, a device given a
     new MAC or new secret falls back to the database at its next check-in.
+``deviceapi:seen``
+    Last Connected Times (and uptimes) waiting to be written: a hash of device id to
+    ``"<unix time> <uptime>"``. A fleet polling every 60 s is due a Last Connected Time at every
+    check-in (DEVICE_LAST_SEEN_WRITE_INTERVAL is shorter than the poll), which would make every
+    check-in an UPDATE of its row. An otherwise idle check-in instead records the time here and
+    in its entry (``note_seen``, one round trip), and the first such check-in after
+    LAST_SEEN_FLUSH_INTERVAL seconds writes all of them in one batch (``flush_seen``); a periodic
+    task does the same for a fleet gone quiet. The Last Connected Time in the database is then at
+    most a few seconds older than the device's last check-in, far within DEVICE_OFFLINE_AFTER.
+    A flush only moves a Last Connected Time forward, and never sets one that was cleared
+    meanwhile (a device reset or moved).
 
 Device secrets are random tokens of 144 bits or more, so the cache keeps a keyed SHA-256 digest
 (HMAC with a key derived from SECRET_KEY) rather than the secret: a fast hash is enough where the
@@ -39,6 +50,8 @@ from django.core.cache import cache
 from django.db import transaction
 
 ENTRY_TTL = 300
+SEEN_KEY = "deviceapi:seen"
+SEEN_FLUSH_LOCK = "deviceapi:seen-flush"
 # An action generation must outlive every entry that was made before it was written.
 GENERATION_TTL = 2 * ENTRY_TTL
 
@@ -164,3 +177,90 @@ def actions_changed(macs) -> None:
 
     bump()
     transaction.on_commit(bump)
+
+
+# KEYS: the pending hash, the device's entry, the flush lock. ARGV: device id, "<time> <uptime>",
+# the entry (encoded), its lifetime, the flush interval. Answer: 1 when this check-in should flush.
+_NOTE_SEEN = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then return 1 end
+return 0
+"""
+# Takes every pending time at once (the hash is emptied in the same step).
+_TAKE_SEEN = """
+local pending = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return pending
+"""
+# Gives back times whose write failed, unless a newer one came meanwhile.
+_GIVE_BACK = """
+for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 0
+"""
+
+
+def note_seen(mac: str, entry: Entry, uptime: int | None, now: float | None = None) -> bool:
+    """Record an idle check-in's Last Connected Time for the next batch write, in one round trip.
+
+    False when the cache cannot run scripts (the caller writes the row itself). Flushes the pending
+    times when LAST_SEEN_FLUSH_INTERVAL has passed since the last flush.
+    """
+    run_script = getattr(cache, "run_script", None)
+    if run_script is None:
+        return False
+    now = now or time.time()
+    interval = max(1, int(settings.LAST_SEEN_FLUSH_INTERVAL))
+    flush = run_script(_NOTE_SEEN, [SEEN_KEY, entry_key(mac), SEEN_FLUSH_LOCK], [
+        entry.id, f"{now:.6f} {'' if uptime is None else int(uptime)}",
+        cache.encode(entry._replace(last_seen=now)), ENTRY_TTL, interval,
+    ])
+    if flush:
+        flush_seen()
+    return True
+
+
+def flush_seen() -> int:
+    """Write every pending Last Connected Time in one batch; returns how many devices had one."""
+    run_script = getattr(cache, "run_script", None)
+    if run_script is None:
+        return 0
+    raw = run_script(_TAKE_SEEN, [SEEN_KEY], [])
+    if not raw:
+        return 0
+    pending = {}
+    for key, value in zip(raw[::2], raw[1::2], strict=True):
+        stamp, _sep, uptime = (value.decode() if isinstance(value, bytes) else value).partition(" ")
+        pending[int(key)] = (float(stamp), int(uptime) if uptime else None)
+    try:
+        return _write_seen(pending)
+    except Exception:
+        run_script(_GIVE_BACK, [SEEN_KEY], [x for device_id, (stamp, uptime) in pending.items()
+                                             for x in (device_id, f"{stamp:.6f} {'' if uptime is None else uptime}")])
+        raise
+
+
+def _write_seen(pending: dict[int, tuple[float, int | None]]) -> int:
+    import datetime
+
+    from django.db import connection
+
+    from entryway.devices.models import IntercomDevice
+
+    table = connection.ops.quote_name(IntercomDevice._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    with_uptime, without = [], []
+    for device_id, (stamp, uptime) in sorted(pending.items()):
+        seen = adapt(datetime.datetime.fromtimestamp(stamp, tz=datetime.UTC))
+        if uptime is None:
+            without.append((seen, device_id, seen))
+        else:
+            with_uptime.append((seen, uptime, device_id, seen))
+    # Only forward, and never where the time was cleared since (NULL).
+    guard = "WHERE id = %s AND last_seen_at IS NOT NULL AND last_seen_at < %s"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if with_uptime:
+            cursor.executemany(f"UPDATE {table} SET last_seen_at = %s, uptime_seconds = %s {guard}", with_uptime)
+        if without:
+            cursor.executemany(f"UPDATE {table} SET last_seen_at = %s {guard}", without)
+    return len(pending)

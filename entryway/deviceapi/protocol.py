@@ -173,8 +173,10 @@ def checkin(request):
         return _error(400, " ".join(errors))
     if entry is not None:
         # Nothing waiting, nothing to write, and the device row unchanged since (its version still cached).
-        if (version is not None and entry.quiet and entry.generation == generation and devicecache.fresh(entry)
-                and devicecache.unchanged(entry, report)):
+        # A Last Connected Time that is due is queued for the next batch write (devicecache.note_seen).
+        if (version is not None and entry.quiet and entry.generation == generation
+                and devicecache.unchanged(entry, report)
+                and (devicecache.fresh(entry) or devicecache.note_seen(mac, entry, report.get("uptime")))):
             return _checkin_answer({
                 "poll_interval": settings.DEVICE_POLL_INTERVAL,
                 "server_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

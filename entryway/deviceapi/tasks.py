@@ -12,6 +12,15 @@ def actions_expire_task():
     return services.actions_expire()
 
 
+@db_periodic_task(crontab(minute="*"))
+@lock_task("deviceapi-last-seen-flush")
+def last_seen_flush_task():
+    """Every minute: Last Connected Times still queued by idle check-ins are written (a fleet gone quiet)."""
+    from entryway.deviceapi import devicecache
+
+    return devicecache.flush_seen()
+
+
 @db_task(retries=5, retry_delay=30)
 def mqtt_device_provision_task(device_id: int):
     """Give one device its own broker credentials (dynamic security); does nothing without MQTT_DYNSEC."""

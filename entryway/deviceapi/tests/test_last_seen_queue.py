@@ -1,0 +1,119 @@
+"""Idle check-ins due a Last Connected Time queue it in Redis; one batch writes the queue (devicecache)."""
+from __future__ import annotations
+
+import datetime
+import os
+import secrets
+import time
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from entryway.deviceapi import devicecache
+from entryway.deviceapi.tests.test_protocol import REPORT, checkin
+from entryway.devices.models import IntercomDevice
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache backend on the machine's Redis, under a key prefix of this test's own."""
+    settings.CACHES = {"default": {
+        "BACKEND": "entryway.core.cache.RedisCache",
+        "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "KEY_PREFIX": f"test-seen-{secrets.token_hex(4)}",
+    }}
+    settings.DEVICE_LAST_SEEN_WRITE_INTERVAL = 30
+    assert hasattr(cache, "run_script"), "the Redis cache backend is in use"
+    cache.set(devicecache.SEEN_FLUSH_LOCK, 1, 3600)  # a flush just ran: the tests flush themselves
+    yield cache
+    cache.delete_many([devicecache.SEEN_KEY, devicecache.SEEN_FLUSH_LOCK])
+
+
+def _age(device, seconds):
+    """The device's Last Connected Time ``seconds`` ago, in the database and in its cache entry."""
+    seen = timezone.now() - datetime.timedelta(seconds=seconds)
+    IntercomDevice.objects.filter(pk=device.pk).update(last_seen_at=seen)
+    entry, _generation, _version = devicecache.lookup(device.mac)
+    cache.set(devicecache.entry_key(device.mac), entry._replace(last_seen=seen.timestamp()), devicecache.ENTRY_TTL)
+    return seen
+
+
+def test_due_idle_checkin_is_queued_without_a_query_and_written_by_the_flush(redis_cache, client, device,
+                                                                           device_headers):
+    assert checkin(client, device_headers).status_code == 200  # first contact: database path, entry cached
+    old = _age(device, 45)
+    with CaptureQueriesContext(connection) as queries:
+        before = time.time()
+        answer = checkin(client, device_headers, {**REPORT, "uptime": 7200})
+    assert answer.status_code == 200 and answer.json()["actions"] == []
+    assert len(queries) == 0, [q["sql"] for q in queries]
+    row = IntercomDevice.objects.get(pk=device.pk)
+    assert row.last_seen_at == old  # not written yet: queued
+    entry, _generation, _version = devicecache.lookup(device.mac)
+    assert entry.last_seen >= before  # the entry knows the queued time: the next check-ins are fresh
+
+    assert devicecache.flush_seen() == 1
+    row.refresh_from_db()
+    assert row.last_seen_at.timestamp() >= before and row.uptime_seconds == 7200
+    assert devicecache.flush_seen() == 0  # the queue is empty
+
+
+def test_the_first_checkin_after_the_interval_flushes_the_queue(redis_cache, settings, client, device,
+                                                                 device_headers):
+    settings.LAST_SEEN_FLUSH_INTERVAL = 10
+    checkin(client, device_headers)
+    cache.delete(devicecache.SEEN_FLUSH_LOCK)
+    _age(device, 45)
+    before = time.time()
+    assert checkin(client, device_headers).status_code == 200
+    # The lock was free: that check-in wrote the queue itself, and holds the lock for the interval.
+    assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= before
+    assert cache.get(devicecache.SEEN_FLUSH_LOCK) is not None
+
+
+def test_flush_never_moves_a_time_back_nor_sets_a_cleared_one(redis_cache, client, make_device, installer,
+                                                             device, device_headers):
+    other = make_device(installer, location="Back gate")
+    checkin(client, device_headers)
+    _age(device, 45)
+    checkin(client, device_headers)  # queued
+    newer = timezone.now() + datetime.timedelta(seconds=5)
+    IntercomDevice.objects.filter(pk=device.pk).update(last_seen_at=newer)  # written meanwhile, later
+    entry = devicecache.lookup(device.mac)[0]
+    devicecache.note_seen(other.mac, entry._replace(id=other.pk), None)
+    IntercomDevice.objects.filter(pk=other.pk).update(last_seen_at=None)  # cleared meanwhile
+    devicecache.flush_seen()
+    assert IntercomDevice.objects.get(pk=device.pk).last_seen_at == newer
+    assert IntercomDevice.objects.get(pk=other.pk).last_seen_at is None
+
+
+def test_a_failed_write_gives_the_times_back(redis_cache, client, device, device_headers, monkeypatch):
+    checkin(client, device_headers)
+    _age(device, 45)
+    checkin(client, device_headers)
+
+    def broken(pending):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(devicecache, "_write_seen", broken)
+    with pytest.raises(RuntimeError):
+        devicecache.flush_seen()
+    monkeypatch.undo()
+    assert devicecache.flush_seen() == 1
+
+
+def test_without_a_script_cache_the_checkin_writes_the_row(client, device, device_headers, settings):
+    # The embedded default (file or local-memory cache) keeps writing the row on the database path.
+    settings.DEVICE_LAST_SEEN_WRITE_INTERVAL = 30
+    checkin(client, device_headers)
+    IntercomDevice.objects.filter(pk=device.pk).update(last_seen_at=timezone.now() - datetime.timedelta(seconds=45))
+    entry = devicecache.lookup(device.mac)[0]
+    cache.set(devicecache.entry_key(device.mac), entry._replace(last_seen=time.time() - 45), devicecache.ENTRY_TTL)
+    before = time.time()
+    checkin(client, device_headers)
+    assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= before - 1
