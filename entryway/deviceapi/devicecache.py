@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -48,6 +49,8 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 ENTRY_TTL = 300
 SEEN_KEY = "deviceapi:seen"
@@ -216,7 +219,10 @@ def note_seen(mac: str, entry: Entry, uptime: int | None, now: float | None = No
         cache.encode(entry._replace(last_seen=now)), ENTRY_TTL, interval,
     ])
     if flush:
-        flush_seen()
+        try:
+            flush_seen()
+        except Exception:  # the times stay queued (given back) for the next flush; the check-in is answered
+            logger.warning("writing the queued Last Connected Times failed", exc_info=True)
     return True
 
 

@@ -45,7 +45,11 @@ _DUMMY_SECRET = "x" * 24
 
 
 def _basic_credentials(request) -> tuple[str, str] | None:
-    scheme, _sep, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return _basic_credentials_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
+
+
+def _basic_credentials_from_header(header: str) -> tuple[str, str] | None:
+    scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "basic" or not token:
         return None
     try:

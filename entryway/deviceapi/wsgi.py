@@ -82,12 +82,30 @@ class DeviceRoutesHandler(WSGIHandler):
 
 
 def with_device_routes(application):
-    """``application`` with the device routes sent to a ``DeviceRoutesHandler``."""
+    """``application`` with the device routes sent to a ``DeviceRoutesHandler``.
+
+    An idle check-in or a cached AutoP file is answered before either (entryway.deviceapi.fastpath).
+    """
+    from entryway.deviceapi import fastpath
+    from entryway.deviceapi.gate import CHECKIN_PATH
+
     device_handler = DeviceRoutesHandler()
     match = DEVICE_PATH_RE.match
 
     def dispatch(environ, start_response):
-        if match(environ.get("PATH_INFO", "")):
+        path = environ.get("PATH_INFO", "")
+        if match(path):
+            # An idle check-in or a cached AutoP file is answered before Django (fastpath).
+            if path == CHECKIN_PATH:
+                answered = fastpath.idle_checkin(environ)
+            elif path.startswith("/autop/"):
+                answered = fastpath.cached_autop(environ, path)
+            else:
+                answered = None
+            if answered is not None:
+                status, headers, body = answered
+                start_response(status, headers)
+                return [body]
             return device_handler(environ, start_response)
         return application(environ, start_response)
 

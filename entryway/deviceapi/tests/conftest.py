@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import base64
 import itertools
+import os
+import secrets
 
 import pytest
+from django.core.cache import cache
+
+from entryway.deviceapi import devicecache
 
 _macs = itertools.count(0x0C11DA000001)
 
@@ -74,3 +79,19 @@ def basic(user: str, password: str) -> dict:
 @pytest.fixture
 def device_headers(device):
     return basic(device.mac, device.device_secret)
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache backend on the machine's Redis (REDIS_URL), under a key prefix of the test's own."""
+    settings.CACHES = {"default": {
+        "BACKEND": "entryway.core.cache.RedisCache",
+        "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "KEY_PREFIX": f"test-seen-{secrets.token_hex(4)}",
+    }}
+    settings.DEVICE_LAST_SEEN_WRITE_INTERVAL = 30
+    assert hasattr(cache, "run_script"), "the Redis cache backend is in use"
+    # A flush just ran: the tests flush the queue themselves.
+    cache.set(devicecache.SEEN_FLUSH_LOCK, 1, 3600)
+    yield cache
+    cache.delete_many([devicecache.SEEN_KEY, devicecache.SEEN_FLUSH_LOCK])

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import datetime
-import os
-import secrets
 import time
 
 import pytest
@@ -17,21 +15,6 @@ from entryway.deviceapi.tests.test_protocol import REPORT, checkin
 from entryway.devices.models import IntercomDevice
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def redis_cache(settings):
-    """The production cache backend on the machine's Redis, under a key prefix of this test's own."""
-    settings.CACHES = {"default": {
-        "BACKEND": "entryway.core.cache.RedisCache",
-        "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "KEY_PREFIX": f"test-seen-{secrets.token_hex(4)}",
-    }}
-    settings.DEVICE_LAST_SEEN_WRITE_INTERVAL = 30
-    assert hasattr(cache, "run_script"), "the Redis cache backend is in use"
-    cache.set(devicecache.SEEN_FLUSH_LOCK, 1, 3600)  # a flush just ran: the tests flush themselves
-    yield cache
-    cache.delete_many([devicecache.SEEN_KEY, devicecache.SEEN_FLUSH_LOCK])
 
 
 def _age(device, seconds):

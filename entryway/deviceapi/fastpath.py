@@ -1,0 +1,193 @@
+"""Idle check-ins and cached AutoP files answered at the WSGI layer, before Django builds a request.
+
+Almost every check-in of a fleet is idle (docs/device-protocol.md): same model, firmware and
+address, nothing waiting, the device row unchanged. ``entryway.deviceapi.protocol.checkin`` answers
+those from the cache without a query, but Django's request object, URL resolution, middleware and
+response object still cost more than the answer itself. ``idle_checkin(environ)`` answers exactly
+those check-ins from the WSGI environ, with the same rules (the gate's rate limits and cache reads in
+one Redis round trip, the secret's digest, the action generation, the config version, the report
+unchanged, the Last Connected Time fresh or queued), the same JSON answer and the same headers
+(Django's SecurityMiddleware's, a request id, no-store), and counts the request in the same metrics.
+
+Anything else returns None and the request goes on to the device routes' Django handler
+(entryway.deviceapi.wsgi) unchanged: its body is put back and the gate's answer is handed on
+(``gate.GATE_ENVIRON_KEY``), so no counter counts twice. Without a cache that runs scripts (the
+embedded default) nothing is answered here.
+
+``cached_autop(environ)`` does the same for ``GET /autop/<MAC>.cfg`` with the device's own
+credentials when its file is cached (entryway.deviceapi.autop.remember_version), as the AutoP view
+would answer it: the gate (including the per-address AutoP limit), the secret's digest, the file
+decrypted.
+"""
+from __future__ import annotations
+
+import hmac
+import io
+import json
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
+from django.middleware.security import SecurityMiddleware
+
+from entryway.core import metrics
+from entryway.deviceapi import devicecache, gate
+from entryway.deviceapi.autop import decode_file, file_key, version_key
+from entryway.deviceapi.protocol import _basic_credentials_from_header, _mac_or_none, parse_checkin
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 4096  # a check-in report is a few dozen bytes; anything larger takes the full path
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # as entryway.core.middleware.RequestIdMiddleware
+_ROUTE = metrics.CHECKIN_ROUTE
+AUTOP_ROUTE = "deviceapi:autop_file"
+_headers_by_scheme: dict[tuple, list[tuple[str, str]]] = {}
+
+
+class _Request:
+    """What SecurityMiddleware.process_response asks of a request."""
+
+    def __init__(self, secure: bool, path: str):
+        self._secure = secure
+        self.path = path
+        self.path_info = path
+
+    def is_secure(self) -> bool:
+        return self._secure
+
+
+def _is_secure(environ) -> bool:
+    header = settings.SECURE_PROXY_SSL_HEADER
+    if header:
+        name, value = header
+        forwarded = environ.get(name)
+        if forwarded is not None:
+            return forwarded.split(",", 1)[0].strip() == value
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+def _security_headers(secure: bool, path: str, content_type: str) -> list[tuple[str, str]]:
+    """The headers Django's SecurityMiddleware adds to such an answer of this route (computed once)."""
+    key = (secure, path, content_type, settings.SECURE_HSTS_SECONDS, settings.SECURE_CONTENT_TYPE_NOSNIFF,
+           settings.SECURE_REFERRER_POLICY, settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
+    headers = _headers_by_scheme.get(key)
+    if headers is None:
+        response = HttpResponse(content_type=content_type)
+        SecurityMiddleware(lambda request: response).process_response(_Request(secure, path), response)
+        headers = [(k, v) for k, v in response.items() if k.lower() != "content-type"]
+        _headers_by_scheme[key] = headers
+    return headers
+
+
+def _answer(environ, route: str, start: float, content_type: str, body: bytes):
+    """(status, headers, body) of a 200 answer, counted in the metrics as Django's would be."""
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    path = "/autop/" if route == AUTOP_ROUTE else gate.CHECKIN_PATH  # the redirect exemptions look at the prefix
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store"),
+               *_security_headers(_is_secure(environ), path, content_type),
+               ("X-Request-ID", incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex)]
+    metrics.LATENCY.labels(route).observe(time.perf_counter() - start)
+    metrics.REQUESTS.labels(environ["REQUEST_METHOD"], route, "200").inc()
+    if route == _ROUTE:
+        metrics.CHECKINS.labels("ok").inc()
+    return "200 OK", headers, body
+
+
+def _redirected(environ, path: str) -> bool:
+    """True when Django's SecurityMiddleware would redirect the request to HTTPS."""
+    if not settings.SECURE_SSL_REDIRECT or _is_secure(environ):
+        return False
+    return not any(re.search(pattern, path.lstrip("/")) for pattern in settings.SECURE_REDIRECT_EXEMPT)
+
+
+def _hand_on(environ, body: bytes, ran=None) -> None:
+    environ["wsgi.input"] = io.BytesIO(body)
+    if ran is not None:
+        environ[gate.GATE_ENVIRON_KEY] = ran
+
+
+def idle_checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """(status, headers, body) for an idle check-in, or None to let Django serve the request."""
+    if environ.get("REQUEST_METHOD") != "POST" or getattr(cache, "run_script", None) is None:
+        return None
+    if _redirected(environ, gate.CHECKIN_PATH):
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if length > MAX_BODY:
+        return None
+    start = time.perf_counter()
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    if b"\x00" in body or b"\\u0000" in body:
+        _hand_on(environ, body)
+        return None
+    credentials = _basic_credentials_from_header(environ.get("HTTP_AUTHORIZATION", ""))
+    mac = _mac_or_none(credentials[0]) if credentials else None
+    if mac is None:
+        _hand_on(environ, body)
+        return None
+    ran = gate.run_gate(environ, gate.CHECKIN_PATH, mac)
+    answer, extra_key = ran
+    if answer[0] != 0 or extra_key is None or answer[3] is None:
+        _hand_on(environ, body, ran)
+        return None
+    decode = cache.decode
+    entry, generation, version = decode(answer[1]), decode(answer[2]), decode(answer[3])
+    if (not isinstance(entry, devicecache.Entry) or not entry.quiet or entry.generation != generation
+            or extra_key != version_key(entry.id)
+            or not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
+        _hand_on(environ, body, ran)
+        return None
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except (UnicodeDecodeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        _hand_on(environ, body, ran)
+        return None
+    report, errors = parse_checkin(data)
+    if errors or not devicecache.unchanged(entry, report) or not (
+            devicecache.fresh(entry) or devicecache.note_seen(mac, entry, report.get("uptime"))):
+        _hand_on(environ, body, ran)
+        return None
+    payload = json.dumps({
+        "poll_interval": settings.DEVICE_POLL_INTERVAL,
+        "server_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config_version": version,
+        "actions": [],
+    }).encode()
+    return _answer(environ, _ROUTE, start, "application/json", payload)
+
+
+def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """(status, headers, body) for a device fetching its own cached AutoP file, or None for Django."""
+    if environ.get("REQUEST_METHOD") != "GET" or getattr(cache, "run_script", None) is None:
+        return None
+    if _redirected(environ, path):
+        return None
+    start = time.perf_counter()
+    credentials = _basic_credentials_from_header(environ.get("HTTP_AUTHORIZATION", ""))
+    mac = _mac_or_none(credentials[0]) if credentials else None
+    if mac is None or mac != _mac_or_none(path[len("/autop/"):-len(".cfg")]):
+        return None  # installer credentials, another device's file, a malformed MAC: the view decides
+    ran = gate.run_gate(environ, path, mac)
+    answer, extra_key = ran
+    if answer[0] != 0 or extra_key is None or answer[3] is None:
+        environ[gate.GATE_ENVIRON_KEY] = ran
+        return None
+    decode = cache.decode
+    entry = decode(answer[1])
+    content = None
+    if (isinstance(entry, devicecache.Entry) and extra_key == file_key(entry.id)
+            and hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
+        content = decode_file(decode(answer[3]))
+    if content is None:
+        environ[gate.GATE_ENVIRON_KEY] = ran
+        return None
+    return _answer(environ, AUTOP_ROUTE, start, "text/plain; charset=utf-8", content.encode())

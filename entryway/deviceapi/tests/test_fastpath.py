@@ -1,0 +1,181 @@
+"""Idle check-ins answered at the WSGI layer (entryway.deviceapi.fastpath), and everything it hands on to Django."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from entryway.core import metrics
+from entryway.deviceapi import fastpath
+from entryway.deviceapi.services import action_create
+from entryway.deviceapi.tests.conftest import basic
+from entryway.deviceapi.tests.test_checkin_cache import _call
+from entryway.deviceapi.tests.test_protocol import REPORT
+from entryway.devices.models import IntercomDevice
+
+pytestmark = pytest.mark.django_db
+
+# Headers that differ between any two answers (the fast path also names the length).
+VARYING = {"X-Request-ID", "Content-Length"}
+
+
+@pytest.fixture
+def app(redis_cache, settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    from config.wsgi import application
+
+    return application
+
+
+def _checkin(app, device, body=REPORT, secret=None):
+    return _call(app, "POST", "/device/v1/checkin", auth=f"{device.mac}:{secret or device.device_secret}",
+                 body=json.dumps(body).encode())
+
+
+def _served_fast(monkeypatch):
+    """Records whether each check-in was answered by the fast path."""
+    seen = []
+    original = fastpath.idle_checkin
+
+    def spy(environ):
+        answer = original(environ)
+        seen.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(fastpath, "idle_checkin", spy)
+    return seen
+
+
+def test_idle_checkin_is_answered_before_django_like_django_does(app, device, monkeypatch):
+    first = _checkin(app, device)  # first contact: the database path, which caches the device
+    assert first["status"] == 200
+    second = _checkin(app, device)  # this process now knows the device's id: one round trip, no query
+    with CaptureQueriesContext(connection) as queries:
+        third = _checkin(app, device)
+    assert len(queries) == 0
+    for answer in (second, third):
+        assert answer["status"] == 200
+        body, reference = json.loads(answer["body"]), json.loads(first["body"])
+        assert body["actions"] == [] and body["config_version"] == reference["config_version"]
+        assert body["poll_interval"] == reference["poll_interval"]
+        assert set(answer["headers"]) - {"Content-Length"} == set(first["headers"]) - {"Content-Length"}
+        assert {k: v for k, v in answer["headers"].items() if k not in VARYING} == {
+            k: v for k, v in first["headers"].items() if k not in VARYING}
+
+
+def test_fast_answers_are_counted_in_the_metrics(app, device):
+    _checkin(app, device)
+    _checkin(app, device)
+    before = metrics.CHECKINS.labels("ok")._value.get()
+    requests = metrics.REQUESTS.labels("POST", metrics.CHECKIN_ROUTE, "200")._value.get()
+    assert _checkin(app, device)["status"] == 200
+    assert metrics.CHECKINS.labels("ok")._value.get() == before + 1
+    assert metrics.REQUESTS.labels("POST", metrics.CHECKIN_ROUTE, "200")._value.get() == requests + 1
+
+
+def test_a_waiting_action_is_handed_on_to_django(app, device, installer):
+    _checkin(app, device)
+    _checkin(app, device)
+    reboot = action_create(device=device, kind="reboot", acting_user=installer)
+    answer = _checkin(app, device)
+    assert answer["status"] == 200
+    assert [a["id"] for a in json.loads(answer["body"])["actions"]] == [reboot.pk]
+
+
+def test_a_changed_report_reaches_the_database_with_its_body(app, device):
+    _checkin(app, device)
+    _checkin(app, device)
+    answer = _checkin(app, device, {**REPORT, "ip": "192.168.1.99"})
+    assert answer["status"] == 200
+    assert IntercomDevice.objects.get(pk=device.pk).ip_address == "192.168.1.99"
+
+
+def test_a_wrong_secret_gets_django_s_401_and_counts_as_a_refusal(app, device, redis_cache):
+    _checkin(app, device)
+    _checkin(app, device)
+    answer = _checkin(app, device, secret="not-the-secret")
+    assert answer["status"] == 401 and "WWW-Authenticate" in answer["headers"]
+    assert redis_cache.get("rl:device-401:127.0.0.1") == 1
+
+
+def test_a_bad_report_gets_django_s_400(app, device):
+    _checkin(app, device)
+    _checkin(app, device)
+    answer = _checkin(app, device, {**REPORT, "uptime": -5})
+    assert answer["status"] == 400 and b"uptime" in answer["body"]
+    answer = _checkin(app, device, {**REPORT, "model": "R2\x009"})
+    assert answer["status"] == 400
+
+
+def test_each_request_is_counted_once_against_the_device_limit(app, device, settings, monkeypatch):
+    settings.DEVICE_RATE_LIMIT = 4
+    seen = _served_fast(monkeypatch)
+    statuses = [_checkin(app, device, {**REPORT, "ip": f"192.168.1.{30 + i % 2}"})["status"] for i in range(2)]
+    statuses += [_checkin(app, device)["status"] for _ in range(3)]
+    # Two changed reports (Django), then idle ones: the 5th request of the minute is over the limit of 4,
+    # whichever path served the ones before.
+    assert statuses == [200, 200, 200, 200, 429]
+    assert seen[-2] is True  # the 4th was answered by the fast path
+
+
+def test_a_device_s_own_limit_answer_is_django_s(app, device, settings):
+    settings.DEVICE_RATE_LIMIT = 1
+    _checkin(app, device)
+    answer = _checkin(app, device)
+    assert answer["status"] == 429 and "Retry-After" in answer["headers"]
+    assert json.loads(answer["body"])["error"].startswith("Too many requests from this device")
+
+
+def test_without_a_script_cache_nothing_is_answered_here(device, settings):
+    # The embedded default (file or local-memory cache): every check-in is Django's.
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "2", "HTTP_AUTHORIZATION": basic(
+        device.mac, device.device_secret)["Authorization"]}
+    assert fastpath.idle_checkin(environ) is None
+
+
+# --- AutoP files -------------------------------------------------------------------------------------
+
+
+def _autop(app, device, secret=None, mac=None):
+    return _call(app, "GET", f"/autop/{mac or device.mac}.cfg", auth=f"{device.mac}:{secret or device.device_secret}")
+
+
+def test_cached_autop_file_is_answered_before_django_like_django_does(app, device, monkeypatch):
+    calls = []
+    original = fastpath.cached_autop
+    monkeypatch.setattr(fastpath, "cached_autop",
+                        lambda environ, path: calls.append(original(environ, path)) or calls[-1])
+    _checkin(app, device)  # caches the device's entry
+    first = _autop(app, device)  # renders and caches the file
+    with CaptureQueriesContext(connection) as queries:
+        second = _autop(app, device)
+    assert len(queries) == 0 and calls[-1] is not None and calls[0] is None
+    assert second["status"] == 200 and second["body"] == first["body"] and b"Config." in second["body"]
+    assert {k: v for k, v in second["headers"].items() if k not in VARYING} == {
+        k: v for k, v in first["headers"].items() if k not in VARYING}
+
+
+def test_autop_with_a_wrong_secret_or_for_another_device_goes_to_django(app, device, make_device, installer):
+    other = make_device(installer, location="Back gate")
+    _checkin(app, device)
+    _autop(app, device)
+    assert _autop(app, device, secret="not-the-secret")["status"] == 401
+    assert _autop(app, device, mac=other.mac)["status"] == 404
+
+
+def test_autop_after_a_settings_change_is_rendered_again(app, device):
+    _checkin(app, device)
+    _autop(app, device)
+    device.location = "Main entrance"
+    device.save()  # drops the cached file with the config version
+    answer = _autop(app, device)
+    assert answer["status"] == 200 and b"Main entrance" in answer["body"]
+
+
+def test_the_per_address_autop_limit_holds_on_the_fast_path(app, device, settings):
+    settings.AUTOP_RATE_LIMIT = 3
+    _checkin(app, device)
+    statuses = [_autop(app, device)["status"] for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
