@@ -12,7 +12,6 @@ from entryway.api.auth import installer_auth
 from entryway.api.schemas import COMMON_ERRORS, Error, Page, paginate_queryset
 from entryway.billing import selectors, services
 from entryway.billing.choices import OrderStatus
-from entryway.billing.invoice import InvoiceFontMissing, render_invoice
 from entryway.billing.models import Coupon, Order
 from entryway.billing.providers import ProviderError, get_provider
 from entryway.core.access import get_visible_or_404
@@ -177,6 +176,9 @@ def order_invoice(request, order_id: int):
     if order.status != OrderStatus.SUCCEED:
         return Status(409, {"detail": f"Order {order.number} is {order.get_status_display()}: "
                                       "only a paid order has an invoice."})
+    # fpdf2 and its fonts are loaded by the first invoice, not by every process.
+    from entryway.billing.invoice import InvoiceFontMissing, render_invoice
+
     try:
         pdf = render_invoice(order)
     except InvoiceFontMissing as exc:

@@ -12,8 +12,8 @@ import datetime
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import stripe
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
@@ -24,6 +24,9 @@ from django.utils.translation import gettext_lazy as _
 from entryway.billing import pricing, services
 from entryway.billing.choices import ZERO_DECIMAL_CURRENCIES
 from entryway.billing.models import Order, PaymentEvent
+
+if TYPE_CHECKING:
+    import stripe
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,8 @@ class StripeProvider(PaymentProvider):
         return bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET)
 
     def client(self) -> stripe.StripeClient:
+        import stripe  # imported on use: the library is large and most processes never pay by card
+
         return stripe.StripeClient(settings.STRIPE_SECRET_KEY, http_client=stripe_http_client,
                                    max_network_retries=2)
 
@@ -113,6 +118,8 @@ class StripeProvider(PaymentProvider):
         }
         if order.email:
             params["customer_email"] = order.email
+        import stripe
+
         try:
             session = self.client().v1.checkout.sessions.create(
                 params, options={"idempotency_key": f"entryway-order-{order.number}"})
@@ -128,6 +135,8 @@ class StripeProvider(PaymentProvider):
             return JsonResponse({"detail": "Stripe is not configured."}, status=404)
         payload = request.body  # the raw body, verified before anything is parsed
         header = request.headers.get("Stripe-Signature", "")
+        import stripe
+
         try:
             event = stripe.Webhook.construct_event(payload, header, secret)
         except (ValueError, stripe.SignatureVerificationError):

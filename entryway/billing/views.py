@@ -18,17 +18,32 @@ from django.views.decorators.http import require_http_methods, require_POST
 from entryway.accounts.models import Account
 from entryway.billing import pricing, selectors, services
 from entryway.billing.choices import (
-    STATUS_FILTERS, TYPE_FILTERS, ChargeMode, OrderStatus, OrderType,
+    STATUS_FILTERS,
+    TYPE_FILTERS,
+    ChargeMode,
+    OrderStatus,
+    OrderType,
 )
 from entryway.billing.forms import (
-    BillingInfoForm, CouponForm, ExchangeCouponForm, PriceListForm, SettingForm,
+    BillingInfoForm,
+    CouponForm,
+    ExchangeCouponForm,
+    PriceListForm,
+    SettingForm,
 )
-from entryway.billing.invoice import InvoiceFontMissing, render_invoice
 from entryway.billing.models import Order, PriceList
 from entryway.billing.providers import ProviderError, enabled_providers, get_provider
 from entryway.core.access import (
-    ADMIN, DISTRIBUTOR, INSTALLER, RESIDENT, admin_required, distributor_required, get_visible_or_404,
-    installer_required, resident_required, role_required,
+    ADMIN,
+    DISTRIBUTOR,
+    INSTALLER,
+    RESIDENT,
+    admin_required,
+    distributor_required,
+    get_visible_or_404,
+    installer_required,
+    resident_required,
+    role_required,
 )
 from entryway.core.pagination import paginate
 from entryway.residents.models import Resident
@@ -319,6 +334,9 @@ def invoice(request, number: str):
     order = get_visible_or_404(Order, request.user, number=number)
     if order.status != OrderStatus.SUCCEED:
         raise Http404("Only a paid order has an invoice.")
+    # fpdf2 and its fonts are loaded by the first invoice, not by every process.
+    from entryway.billing.invoice import InvoiceFontMissing, render_invoice
+
     try:
         pdf = render_invoice(order)
     except InvoiceFontMissing as exc:
