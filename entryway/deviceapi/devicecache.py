@@ -254,19 +254,21 @@ def _write_seen(pending: dict[int, tuple[float, int | None]]) -> int:
     from entryway.devices.models import IntercomDevice
 
     table = connection.ops.quote_name(IntercomDevice._meta.db_table)
-    adapt = connection.ops.adapt_datetimefield_value
-    with_uptime, without = [], []
-    for device_id, (stamp, uptime) in sorted(pending.items()):
-        seen = adapt(datetime.datetime.fromtimestamp(stamp, tz=datetime.UTC))
-        if uptime is None:
-            without.append((seen, device_id, seen))
-        else:
-            with_uptime.append((seen, uptime, device_id, seen))
-    # Only forward, and never where the time was cleared since (NULL).
-    guard = "WHERE id = %s AND last_seen_at IS NOT NULL AND last_seen_at < %s"
+    ids = sorted(pending)  # one lock order for every writer
+    stamps = [datetime.datetime.fromtimestamp(pending[i][0], tz=datetime.UTC) for i in ids]
+    uptimes = [pending[i][1] for i in ids]
+    # Only forward, and never where the time was cleared since (NULL); an unknown uptime stays as it is.
     with transaction.atomic(), connection.cursor() as cursor:
-        if with_uptime:
-            cursor.executemany(f"UPDATE {table} SET last_seen_at = %s, uptime_seconds = %s {guard}", with_uptime)
-        if without:
-            cursor.executemany(f"UPDATE {table} SET last_seen_at = %s {guard}", without)
+        if connection.vendor == "postgresql":  # the whole batch in one statement
+            cursor.execute(
+                f"UPDATE {table} AS d SET last_seen_at = v.seen, uptime_seconds = COALESCE(v.up, d.uptime_seconds) "
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[]) AS v(id, seen, up) "
+                "WHERE d.id = v.id AND d.last_seen_at IS NOT NULL AND d.last_seen_at < v.seen",
+                [ids, stamps, uptimes])
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            cursor.executemany(
+                f"UPDATE {table} SET last_seen_at = %s, uptime_seconds = COALESCE(%s, uptime_seconds) "
+                "WHERE id = %s AND last_seen_at IS NOT NULL AND last_seen_at < %s",
+                [(adapt(seen), up, i, adapt(seen)) for i, seen, up in zip(ids, stamps, uptimes, strict=True)])
     return len(pending)
