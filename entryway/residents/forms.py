@@ -60,12 +60,29 @@ def _base_language(code: str | None) -> str:
 EXTRA_REGION_NAMES = {"AC": _("Ascension Island"), "TA": _("Tristan da Cunha"), "XK": _("Kosovo")}
 
 
+@lru_cache(maxsize=1)
+def _region_names() -> dict[str, dict[str, str]]:
+    """phonenumbers' region names in every language (its ``geodata/locale.py``), read on their own.
+
+    ``import phonenumbers.geodata.locale`` would first run the ``phonenumbers.geodata`` package, which
+    loads the whole geocoding table: about 100 MB more in every web process for a list of names of 2 MB.
+    """
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(phonenumbers.__file__).parent / "geodata" / "locale.py"
+    spec = importlib.util.spec_from_file_location("phonenumbers.geodata.locale", path)
+    if spec is None or spec.loader is None:  # pragma: no cover - phonenumbers always ships its locale data
+        return {}
+    module = importlib.util.module_from_spec(spec)  # not put in sys.modules: its parent package stays unloaded
+    spec.loader.exec_module(module)
+    return module.LOCALE_DATA
+
+
 @lru_cache(maxsize=32)
 def _country_choices(language: str) -> tuple[tuple[str, str], ...]:
-    try:
-        from phonenumbers.geodata.locale import LOCALE_DATA
-    except ImportError:  # pragma: no cover - phonenumbers always ships its locale data
-        LOCALE_DATA = {}
+    region_names = _region_names()
+
     def name_in(names: dict, lang: str) -> str:
         value = names.get(lang) or ""
         for _hop in range(3):  # "*aa" means "the same as language aa"
@@ -76,7 +93,7 @@ def _country_choices(language: str) -> tuple[tuple[str, str], ...]:
 
     out = []
     for region in phonenumbers.SUPPORTED_REGIONS:
-        names = LOCALE_DATA.get(region, {})
+        names = region_names.get(region, {})
         name = name_in(names, language) or name_in(names, "en") or EXTRA_REGION_NAMES.get(region, region)
         code = phonenumbers.country_code_for_region(region)
         out.append((region, f"{name} (+{code})"))
