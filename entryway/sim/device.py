@@ -202,6 +202,7 @@ class SimDevice:
         self.fleet.counters["requests"] += 1
         async with self.fleet.session.request(method, self.base_url + path, headers=headers, data=data) as resp:
             text = await resp.text()
+            self.fleet.counters[f"http {resp.status}"] += 1
             log.debug("%s: %s %s -> %s", self.mac, method, path, resp.status)
             if resp.status == 429:
                 retry = resp.headers.get("Retry-After")
@@ -538,6 +539,7 @@ async def do_upgrade(device: SimDevice, action: dict) -> None:
     try:
         device.fleet.counters["requests"] += 1
         async with device.fleet.session.get(urljoin(device.base_url + "/", url)) as resp:
+            device.fleet.counters[f"http {resp.status}"] += 1
             if resp.status != 200:
                 await device.report(action, "failure", detail=f"download failed: HTTP {resp.status}")
                 return
