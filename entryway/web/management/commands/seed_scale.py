@@ -38,8 +38,8 @@ from entryway.sip.services import _next_values, format_number
 MODELS = [("R29", "door_phone"), ("IT82", "indoor_monitor"), ("X916", "door_phone"), ("E11", "door_phone")]
 FIRST = ["Ryan", "Marie", "Jan", "Hanako", "Lucia", "Omar", "Ana", "Wei", "Sven", "Aylin", "Minh", "Olga"]
 LAST = ["Chen", "Dubois", "Kowalski", "Yamada", "Garcia", "Haddad", "Silva", "Zhang", "Berg", "Kaya", "Nguyen"]
-# Installers are written a few at a time: one transaction holds at most about this many devices.
-CHUNK_DEVICES = 30_000
+# Installers are written a few at a time: one transaction holds about this many residents and devices.
+CHUNK_ROWS = 30_000
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -149,16 +149,16 @@ class Command(BaseCommand):
                 carry, device_counts[index] = device_counts[index], 0
         if carry:
             raise CommandError("More devices than residents can own: give more residents.")
-        chunk, chunk_devices, mac_seq, done = [], 0, 0, 0
+        chunk, chunk_rows, mac_seq, done = [], 0, 0, 0
         for index, installer in enumerate(installers):
             if resident_counts[index] == 0:
                 continue
             chunk.append((index, installer, resident_counts[index], device_counts[index]))
-            chunk_devices += device_counts[index] + resident_counts[index]
-            if chunk_devices >= CHUNK_DEVICES or index == len(installers) - 1:
+            chunk_rows += device_counts[index] + resident_counts[index]
+            if chunk_rows >= CHUNK_ROWS or index == len(installers) - 1:
                 mac_seq = self._write_chunk(chunk, mac_seq)
                 done += len(chunk)
-                chunk, chunk_devices = [], 0
+                chunk, chunk_rows = [], 0
                 self.stdout.write(f"  {done}/{len(installers)} installers, {time.perf_counter() - start:.1f} s")
         if chunk:
             self._write_chunk(chunk, mac_seq)
