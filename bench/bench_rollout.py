@@ -39,7 +39,7 @@ def _setup_django() -> tuple[str, str, int]:
         url = common.database_url().rsplit("/", 1)[0] + "/entryway_rollout"
         common.reset_database(url)
     var_dir = tempfile.mkdtemp(prefix="entryway-bench-rollout-")
-    port = common.free_port()
+    port = int(os.environ.get("BENCH_ROLLOUT_PORT") or 0) or common.free_port()
     # All simulated devices come from 127.0.0.1: the per-address AutoP limit stands for one device's
     # address, so it is lifted here; the rate-limit counters live in Redis as in production.
     env = common.server_env(url, var_dir, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
@@ -58,7 +58,9 @@ def _setup_django() -> tuple[str, str, int]:
 
 
 def _seed(n: int):
-    """One installer, one household and n connected R29 devices on an older version (bulk inserts)."""
+    """One installer, one household and n connected R29 devices on an older version (bulk inserts).
+
+    Each device has its secrets already (as devices that have been provisioned before)."""
     from django.contrib.auth.hashers import make_password
     from django.core.files.base import ContentFile
     from django.utils import timezone
@@ -84,6 +86,7 @@ def _seed(n: int):
     IntercomDevice.objects.bulk_create([
         IntercomDevice(installer=installer, owner=owner, device_model=model, mac=e.mac, mac_entry=e,
                        location=f"Gate {i}", sip_number=f"8{tag[:3]}{i:07d}", device_secret=secrets_by_mac[e.mac],
+                       mqtt_password=secrets.token_urlsafe(18),
                        firmware_version="29.30.2.800", reported_model="R29", last_seen_at=now)
         for i, e in enumerate(entries)
     ], batch_size=5000)
@@ -98,7 +101,8 @@ def _seed(n: int):
     return installer, firmware, raw, device_ids, secrets_by_mac
 
 
-def _create_and_start(firmware, token: str, device_ids: list[int]) -> tuple[int, float, float]:
+def _create_and_start(firmware, token: str, device_ids: list[int], *, start_now: bool = True
+                      ) -> tuple[int, float, float]:
     from django.db import connection
     from django.test import Client
 
@@ -114,6 +118,9 @@ def _create_and_start(firmware, token: str, device_ids: list[int]) -> tuple[int,
     if response.status_code != 201:
         raise RuntimeError(f"creation failed: {response.status_code} {response.content[:500]!r}")
     strategy_id = response.json()["id"]
+    if not start_now:
+        connection.close()
+        return strategy_id, created, 0.0
     # Start it now, as the periodic task does at the Upgrade Time.
     from django.utils import timezone
 
@@ -146,19 +153,83 @@ def _run_fleet(strategy_id: int, var_dir: str, port: int, secrets_by_mac: dict[s
             "counts": services.strategy_counts(strategy)}
 
 
+def _run_fleet_mqtt(strategy_id: int, port: int, secrets_by_mac: dict[str, str]) -> dict:
+    """With MQTT push: the fleet boots and subscribes first, then the strategy starts; timed from the start.
+
+    The push reaches only devices already subscribed (a broker keeps messages for known sessions only),
+    as in production, where the fleet is connected long before an update strategy starts.
+    """
+    from entryway.firmware import services
+    from entryway.firmware.models import UpdateStrategy
+    from entryway.sim import DeviceSpec, Fleet, FleetThread
+
+    specs = [DeviceSpec(mac=mac, secret=secret) for mac, secret in secrets_by_mac.items()]
+    env = dict(os.environ)
+    with common.Server(env, workers=2, port=port) as server:
+        fleet = Fleet(server.url, specs, poll_interval=POLL_INTERVAL, reboot_seconds=1.0, install_seconds=0.5,
+                      ramp=min(POLL_INTERVAL, 30), connection_limit=FLEET_CONNECTIONS, seed=1, mqtt=True,
+                      mqtt_url=MQTT_URL)
+
+        def subscribed(f) -> bool:
+            return all(d.online and d.mqtt is not None and d.mqtt.subscribed for d in f.devices.values())
+
+        def final(d) -> bool:
+            return any(r.kind == "upgrade" and r.status in ("success", "failure") and r.delivered for r in d.results)
+
+        with FleetThread(fleet) as runner:
+            t = time.perf_counter()
+            ready = runner.wait_until(subscribed, timeout=POLL_INTERVAL * 3 + 120, interval=0.5)
+            boot = time.perf_counter() - t
+            ready_count = sum(1 for d in fleet.devices.values() if d.mqtt is not None and d.mqtt.subscribed)
+            print(f"fleet booted and subscribed: {ready_count} of {len(specs)} devices in {boot:.1f} s"
+                  f"{'' if ready else ' (not all)'}", flush=True)
+            before = dict(fleet.counters)
+            UpdateStrategy.objects.filter(pk=strategy_id).update(scheduled_at=timezone_now())
+            start = time.perf_counter()
+            services.strategy_start(strategy_id=strategy_id)
+            started = time.perf_counter() - start
+            runner.wait_until(lambda f: all(final(d) for d in f.devices.values()), timeout=POLL_INTERVAL * 3 + 60,
+                              interval=0.2)
+            reported = time.perf_counter() - start
+            finals = [final(d) for d in fleet.devices.values()]
+            counters = {k: fleet.counters[k] - before.get(k, 0) for k in ("requests", "checkins", "errors", "pushes")}
+    strategy = UpdateStrategy.objects.get(pk=strategy_id)
+    return {"seconds": reported, "started": started, "finished": sum(finals), "devices": len(finals),
+            "counters": counters, "status": strategy.status, "counts": services.strategy_counts(strategy)}
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
 def main() -> None:
     url, var_dir, port = _setup_django()
     print(f"machine: {common.machine()}; database: {url.rsplit('@', 1)[-1]}; devices: {N_DEVICES}", flush=True)
     t = time.perf_counter()
     _installer, firmware, token, device_ids, secrets_by_mac = _seed(N_DEVICES)
     print(f"seeded {len(device_ids)} devices in {time.perf_counter() - t:.1f} s", flush=True)
-    strategy_id, created, started = _create_and_start(firmware, token, device_ids)
+    strategy_id, created, started = _create_and_start(firmware, token, device_ids, start_now=not MQTT_URL)
     print(f"strategy creation (one API request, {len(device_ids)} devices): {created:.3f} s (target <= 2 s)")
-    print(f"strategy start ({len(device_ids)} upgrade actions in bulk): {started:.3f} s", flush=True)
+    if not MQTT_URL:
+        print(f"strategy start ({len(device_ids)} upgrade actions in bulk): {started:.3f} s", flush=True)
     try:
         import entryway.sim  # noqa: F401
     except ImportError:
         print("fleet: entryway.sim is not installed; the fleet part is skipped")
+        return
+    if MQTT_URL:
+        fleet = _run_fleet_mqtt(strategy_id, port, secrets_by_mac)
+        counts, c = fleet["counts"], fleet["counters"]
+        verdict = "all" if fleet["finished"] == fleet["devices"] else f"only {fleet['finished']} of"
+        print(f"strategy start ({len(device_ids)} upgrade actions in bulk, MQTT push after commit): "
+              f"{fleet['started']:.3f} s")
+        print(f"fleet (MQTT push): {verdict} {fleet['devices']} simulated devices reported a final state "
+              f"{fleet['seconds']:.1f} s after the start (target <= 30 s; {c['pushes']} pushes received, "
+              f"{c['requests']} requests, {c['checkins']} check-ins, {c['errors']} errors)")
+        print(f"platform: strategy {fleet['status']}; succeeded {counts['succeeded']}, failed {counts['failed']}, "
+              f"still open {counts['total'] - counts['final']}")
         return
     fleet = _run_fleet(strategy_id, var_dir, port, secrets_by_mac)
     counts, report = fleet["counts"], fleet["report"]
@@ -167,6 +238,9 @@ def main() -> None:
     print(f"fleet: {verdict} {report['devices']} simulated devices reported a final state in "
           f"{fleet['seconds']:.1f} s (poll interval {POLL_INTERVAL} s, target <= {2 * POLL_INTERVAL} s; "
           f"{report['checkins']} check-ins, {report['errors']} errors)")
+    print(f"requests: {report['requests']} ({report['requests'] / max(1, report['devices']):.1f} per device); "
+          f"simulator CPU {report['simulator_cpu_seconds']:.1f} s "
+          f"({100 * report['simulator_cpu_seconds'] / max(fleet['seconds'], 0.001):.0f}% of one core)")
     print(f"platform: strategy {fleet['status']}; succeeded {counts['succeeded']}, failed {counts['failed']}, "
           f"not reached {counts['not_reached']}, still open {counts['total'] - counts['final']}")
 

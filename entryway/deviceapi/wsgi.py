@@ -84,10 +84,12 @@ class DeviceRoutesHandler(WSGIHandler):
 def with_device_routes(application):
     """``application`` with the device routes sent to a ``DeviceRoutesHandler``.
 
-    An idle check-in or a cached AutoP file is answered before either (entryway.deviceapi.fastpath).
+    An idle check-in or a cached AutoP file is answered before either (entryway.deviceapi.fastpath), and a
+    firmware download before the full application (entryway.firmware.download).
     """
     from entryway.deviceapi import fastpath
     from entryway.deviceapi.gate import CHECKIN_PATH
+    from entryway.firmware import download
 
     device_handler = DeviceRoutesHandler()
     match = DEVICE_PATH_RE.match
@@ -107,6 +109,13 @@ def with_device_routes(application):
                 start_response(status, headers)
                 return [body]
             return device_handler(environ, start_response)
+        if path.startswith(download.PREFIX):
+            # A firmware download answered without Django (entryway.firmware.download), else by its view.
+            answered = download.wsgi_download(environ)
+            if answered is not None:
+                status, headers, body = answered
+                start_response(status, headers)
+                return body
         return application(environ, start_response)
 
     dispatch.device_handler = device_handler

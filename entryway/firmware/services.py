@@ -19,8 +19,9 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
@@ -337,18 +338,45 @@ def _device_label(model: DeviceModel, rows: list[tuple]) -> str:
 
 
 def _create_targets(strategy: UpdateStrategy, rows: list[tuple], waves: list[int]) -> None:
+    """One target row per device, in one statement on PostgreSQL (``INSERT … SELECT`` from the devices,
+    the wave numbered by the row's place); elsewhere (the embedded SQLite) by a bulk insert."""
     total = len(rows)
-    targets = [
-        UpgradeTarget(strategy=strategy, device_id=pk, mac=mac, location=(location or "")[:64],
-                      from_version=(version or "")[:32], wave=_wave_of(i, total, waves))
-        for i, (pk, mac, location, version, _model, _seen) in enumerate(rows)
-    ]
     try:
         with transaction.atomic():
-            UpgradeTarget.objects.bulk_create(targets, batch_size=CHUNK)
+            if connection.vendor == "postgresql":
+                _insert_targets(strategy, [r[0] for r in rows], waves)
+            else:
+                UpgradeTarget.objects.bulk_create([
+                    UpgradeTarget(strategy=strategy, device_id=pk, mac=mac, location=(location or "")[:64],
+                                  from_version=(version or "")[:32], wave=_wave_of(i, total, waves))
+                    for i, (pk, mac, location, version, _model, _seen) in enumerate(rows)
+                ], batch_size=CHUNK)
     except IntegrityError:
         raise ValidationError({"device_ids": [
             _("One of the devices was just added to another update strategy; choose the devices again.")]})
+
+
+def _insert_targets(strategy: UpdateStrategy, device_ids: list[int], waves: list[int]) -> None:
+    """``_create_targets`` on PostgreSQL: the rows are made by the database, no model objects.
+
+    The devices are numbered in id order as ``_wave_of`` numbers them: row n (from 1) is in the first
+    wave whose share of the total reaches n.
+    """
+    total = len(device_ids)
+    bounds = [math.ceil(total * pct / 100) for pct in waves]
+    wave_case = "CASE " + " ".join(f"WHEN d.n <= {int(b)} THEN {w}" for w, b in enumerate(bounds)) + \
+        f" ELSE {len(waves) - 1} END"
+    target, device = UpgradeTarget._meta, IntercomDevice._meta
+    sql = (
+        f"INSERT INTO {target.db_table} (strategy_id, device_id, mac, location, wave, from_version, state, active, "
+        f"detail, attempts) "
+        f"SELECT %s, d.id, d.mac, LEFT(COALESCE(d.location, ''), 64), {wave_case}, "
+        f"LEFT(COALESCE(d.firmware_version, ''), 32), %s, TRUE, '', 0 "
+        f"FROM (SELECT id, mac, location, firmware_version, ROW_NUMBER() OVER (ORDER BY id) AS n "
+        f"FROM {device.db_table} WHERE installer_id = %s AND id = ANY(%s)) d"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [strategy.pk, TargetState.WAITING, strategy.installer_id, device_ids])
 
 
 def _require_installer(user, installer=None):
@@ -607,9 +635,24 @@ def _state_for(action: DeviceAction, current: str) -> str:
 def upgrade_result_record(action: DeviceAction) -> None:
     """The deviceapi result handler for "upgrade" actions: move the device's target row along.
 
-    Runs inside the transaction that records the device's report. On success the device's
-    firmware version becomes the strategy's version, so that the Device list shows it at once.
+    Runs inside the transaction that records the device's report. A progress report is one
+    conditional UPDATE of the row (waiting → downloading → installing). On success the device's
+    firmware version becomes the strategy's version, so that the Device list shows it at once. A
+    final state asks for the strategy to be evaluated after the report commits
+    (``strategy_note_final``), which takes the strategy's row lock only when there is something to
+    decide.
     """
+    if action.status == ActionStatus.PROCEEDING:
+        stage = (action.stage or "").lower()
+        if stage.startswith("install"):
+            state, before = TargetState.INSTALLING, (TargetState.WAITING, TargetState.DOWNLOADING)
+        elif stage.startswith("download"):
+            state, before = TargetState.DOWNLOADING, (TargetState.WAITING, TargetState.INSTALLING)
+        else:
+            state, before = TargetState.DOWNLOADING, (TargetState.WAITING,)
+        UpgradeTarget.objects.filter(action_id=action.pk, state__in=before).update(
+            state=state, detail=(action.detail or "")[:255])
+        return
     target = (UpgradeTarget.objects.filter(action_id=action.pk)
               .values("pk", "state", "strategy_id", "device_id", "strategy__version").first())
     if target is None or target["state"] in FINAL_TARGET_STATES:
@@ -625,11 +668,65 @@ def upgrade_result_record(action: DeviceAction) -> None:
     UpgradeTarget.objects.filter(pk=target["pk"]).update(**changes)
     if state == TargetState.SUCCEEDED and target["device_id"]:
         IntercomDevice.objects.filter(pk=target["device_id"]).update(firmware_version=target["strategy__version"])
-    if final and not strategy_evaluate(strategy_id=target["strategy_id"], now=now, wait=False):
-        # Another report holds the strategy row and decided without this one (not yet committed):
-        # decide again once it is, or the last device's report could leave the strategy Processing.
-        strategy_id = target["strategy_id"]
-        transaction.on_commit(lambda: strategy_evaluate(strategy_id=strategy_id))
+    if final:
+        strategy_note_final(strategy_id=target["strategy_id"])
+
+
+# A strategy's threshold decisions in the middle of a wave, retried after a report that found the
+# strategy row held by another evaluation, run at most this often (the end of a wave always counts).
+EVALUATE_DEBOUNCE_SECONDS = 1
+
+
+def _open_targets(strategy_id: int, waves: int) -> models.QuerySet:
+    # Read on the (strategy, wave, state) index: one probe per wave and open state.
+    return UpgradeTarget.objects.filter(strategy_id=strategy_id, wave__in=list(range(waves)),
+                                        state__in=OPEN_TARGET_STATES)
+
+
+def strategy_note_final(*, strategy_id: int) -> None:
+    """A device of the strategy reached a final state (inside the transaction that records it).
+
+    The evaluation (``strategy_evaluate``) locks the strategy's row; with thousands of devices
+    reporting, reports would queue behind each other for that lock. So:
+
+    - in the last wave only one thing can happen, Executed, once no device is open: a query on the
+      (strategy, wave, state) index says whether any is, and only when none is does the report
+      evaluate. A report that still sees an open device looks again after its commit: of the last
+      reports arriving together, the one that looks last sees them all final, so the strategy always
+      reaches Executed.
+    - in an earlier wave the report evaluates at once (the thresholds may start the next wave or
+      pause), unless another evaluation holds the row; then it evaluates again after its commit if
+      the wave has no open device left, else at most once every EVALUATE_DEBOUNCE_SECONDS per
+      strategy (later reports and the periodic task decide the rest).
+
+    A report that found the row held evaluates again after its commit, waiting for the lock: the
+    holder may not have seen this report.
+    """
+    row = (UpdateStrategy.objects.filter(pk=strategy_id)
+           .values_list("status", "current_wave", "waves").first())
+    if row is None or row[0] not in (StrategyStatus.PROCESSING, StrategyStatus.PAUSED):
+        return
+    status, wave, waves = row
+    count = max(1, len(waves or []))
+    if wave >= count - 1:
+        if _open_targets(strategy_id, count).exists():
+            transaction.on_commit(lambda: _execute_when_done(strategy_id, count))
+        elif not strategy_evaluate(strategy_id=strategy_id, wait=False):
+            transaction.on_commit(lambda: strategy_evaluate(strategy_id=strategy_id))
+        return
+    if status == StrategyStatus.PROCESSING and not strategy_evaluate(strategy_id=strategy_id, wait=False):
+        transaction.on_commit(lambda: _evaluate_wave_soon(strategy_id, wave, count))
+
+
+def _execute_when_done(strategy_id: int, waves: int) -> None:
+    if not _open_targets(strategy_id, waves).exists():
+        strategy_evaluate(strategy_id=strategy_id)
+
+
+def _evaluate_wave_soon(strategy_id: int, wave: int, waves: int) -> None:
+    if (not _open_targets(strategy_id, waves).filter(wave=wave).exists()
+            or cache.add(f"firmware:evaluate:{strategy_id}", 1, EVALUATE_DEBOUNCE_SECONDS)):
+        strategy_evaluate(strategy_id=strategy_id)
 
 
 def targets_expire(*, now: datetime.datetime | None = None) -> int:

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import pathlib
+import os
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from entryway.core.access import admin_required, get_visible_or_404, installer_required, role_required
 from entryway.core.pagination import paginate
 from entryway.devices.models import DeviceModel
-from entryway.firmware import selectors, services
+from entryway.firmware import download, selectors, services
 from entryway.firmware.choices import StatusFilter, TargetState
 from entryway.firmware.forms import FirmwareUploadForm, StrategyForm, TimeMode
 from entryway.firmware.models import Firmware, UpdateStrategy
@@ -49,38 +48,38 @@ def firmware_detail(request, pk: int):
     return render(request, "firmware/firmware_detail.html", {"firmware": firmware})
 
 
-# A firmware row never changes after upload, so a download needs no database query once the
-# file is known (a rollout has thousands of devices fetching the same file). Deleted files are
-# gone from disk and answer 404.
-_FILES: dict[int, tuple[str, str, str, str]] = {}
-
-
-def _file_info(firmware_id: int) -> tuple[str, str, str, str] | None:
-    info = _FILES.get(firmware_id)
-    if info is None:
-        row = Firmware.objects.filter(pk=firmware_id).values_list("filename", "file", "version", "sha256").first()
-        if row is None:
-            return None
-        if len(_FILES) > 256:
-            _FILES.clear()
-        info = _FILES[firmware_id] = row
-    return info
-
-
 def firmware_file(request, token: str, filename: str):
-    """A device downloads the firmware here: the signed token is its permission (no session)."""
+    """A device downloads the firmware here: the signed token is its permission (no session).
+
+    Usually answered before Django (entryway.firmware.download.wsgi_download); the same answers here.
+    """
     firmware_id = services.firmware_from_token(token)
-    info = _file_info(firmware_id) if firmware_id else None
-    if info is None or info[0] != filename:
+    found = download.locate(firmware_id) if firmware_id else None
+    if found is None or found[0][0] != filename:
         raise Http404("No such firmware file.")
-    name, stored, version, sha256 = info
+    info = found[0]
     try:
-        handle = open(pathlib.Path(settings.MEDIA_ROOT) / stored, "rb")  # noqa: SIM115 (FileResponse closes it)
+        handle = open(download.stored_path(info), "rb")  # noqa: SIM115 (FileResponse closes it)
+        size = os.fstat(handle.fileno()).st_size
     except OSError:
         raise Http404("No such firmware file.")
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/octet-stream")
-    response["X-Firmware-Version"] = version
-    response["X-Firmware-SHA256"] = sha256
+    status, span = download.plan(info, size, request.method, request.headers.get("If-None-Match", ""),
+                                 request.headers.get("Range", ""), request.headers.get("If-Range", ""))
+    if status == 200:
+        response = FileResponse(handle, as_attachment=True, filename=info[0],
+                                content_type="application/octet-stream")
+    else:
+        body = b""
+        if status == 206:
+            handle.seek(span[0])
+            body = handle.read(span[1] - span[0] + 1)
+        handle.close()
+        response = HttpResponse(body, status=status)
+    for name, value in download.headers_for(info, size, status, span):
+        if name != "Content-Disposition" or status != 200:
+            response[name] = value
+    if status == 304:
+        del response["Content-Type"]
     return response
 
 

@@ -106,7 +106,7 @@ def test_batch_autop_bad_line_is_named(installer_client, installer, make_device)
 def test_batch_autop_refuses_501_devices_with_the_limit(installer_client, installer, make_device, settings):
     settings.AUTOP_BATCH_MAX_DEVICES = 500
     device = make_device(installer)
-    ids = [device.pk] + list(range(10_000, 10_500))
+    ids = [device.pk] + list(range(device.pk + 1, device.pk + 501))  # 500 ids that are no device's
     response = installer_client.post(reverse("deviceapi:batch_autop"), {
         "mode": "once", "commands": "Config.A.B.C = 1", "devices": ids})
     assert response.status_code == 400
