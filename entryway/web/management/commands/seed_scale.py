@@ -9,8 +9,8 @@ The rows are what the services write: each resident has a Family SIP number, a p
 account and a portal login (unusable password, as before the welcome e-mail is answered); each
 device has a MAC library entry, a device SIP account, a device secret and an MQTT password. SIP
 numbers come from the platform counters, reserved in bulk. On PostgreSQL the rows go in with
-COPY (ids reserved from the tables' sequences), a few installers per transaction; elsewhere
-(SQLite) with bulk_create.
+COPY (ids reserved from the tables' sequences), a few installers per transaction, and the tables
+are vacuumed and analysed at the end; elsewhere (SQLite) with bulk_create.
 """
 from __future__ import annotations
 
@@ -163,9 +163,14 @@ class Command(BaseCommand):
         if chunk:
             self._write_chunk(chunk, mac_seq)
         if connection.vendor == "postgresql":
+            # What autovacuum does some time after a bulk load, at once: planner statistics, the
+            # visibility map, and the trigram indexes' pending entries merged (until then every
+            # search reads them all, and the planner, counting them, prefers scanning the rows).
+            # VACUUM cannot run in a transaction (a caller's): then the statistics only.
+            statement = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
             with connection.cursor() as cursor:
                 for model in self.tables:
-                    cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+                    cursor.execute(f"{statement} {connection.ops.quote_name(model._meta.db_table)}")
         self.stdout.write(self.style.SUCCESS(
             f"Seeded {o['installers']} installers, {o['residents']} residents, {o['devices']} devices "
             f"in {time.perf_counter() - start:.1f} s"
