@@ -218,9 +218,9 @@ def main() -> None:
               and r["errors"] == 0 and r["non2xx"] == 0)
         print(f"{name}: target >= {TARGET_RATIO} x hello, p99 <= {TARGET_P99_MS:.0f} ms, no error: "
               f"{'met' if ok else 'NOT met'}")
-    print(f"device rows written during the measured runs: {written} of {N_DEVICES} devices for "
-          f"{checkin['requests']} check-ins (last seen written at most once per device per "
-          f"DEVICE_LAST_SEEN_WRITE_INTERVAL)")
+    print(f"Last Connected Times written during the measured runs: {written} of {N_DEVICES} devices for "
+          f"{checkin['requests']} check-ins (at most once per device per DEVICE_LAST_SEEN_WRITE_INTERVAL, "
+          f"queued in Redis and written in batches)")
     print("worker memory after the runs: " + ", ".join(f"{mb:.0f} MB" for mb in rss)
           + f" (target <= {TARGET_RSS_MB:.0f} MB each: {'met' if rss and max(rss) <= TARGET_RSS_MB else 'NOT met'})")
     if samples:
