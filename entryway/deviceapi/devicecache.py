@@ -203,24 +203,26 @@ return 0
 """
 
 
-def note_seen(mac: str, entry: Entry, uptime: int | None, now: float | None = None) -> bool:
+def note_seen(mac: str, entry: Entry, uptime: int | None, now: float | None = None,
+              flush: Callable[[], object] | None = None) -> bool:
     """Record an idle check-in's Last Connected Time for the next batch write, in one round trip.
 
     False when the cache cannot run scripts (the caller writes the row itself). Flushes the pending
-    times when LAST_SEEN_FLUSH_INTERVAL has passed since the last flush.
+    times (``flush``, by default ``flush_seen``) when LAST_SEEN_FLUSH_INTERVAL has passed since the
+    last flush.
     """
     run_script = getattr(cache, "run_script", None)
     if run_script is None:
         return False
     now = now or time.time()
     interval = max(1, int(settings.LAST_SEEN_FLUSH_INTERVAL))
-    flush = run_script(_NOTE_SEEN, [SEEN_KEY, entry_key(mac), SEEN_FLUSH_LOCK], [
+    due = run_script(_NOTE_SEEN, [SEEN_KEY, entry_key(mac), SEEN_FLUSH_LOCK], [
         entry.id, f"{now:.6f} {'' if uptime is None else int(uptime)}",
         cache.encode(entry._replace(last_seen=now)), ENTRY_TTL, interval,
     ])
-    if flush:
+    if due:
         try:
-            flush_seen()
+            (flush or flush_seen)()
         except Exception:  # the times stay queued (given back) for the next flush; the check-in is answered
             logger.warning("writing the queued Last Connected Times failed", exc_info=True)
     return True

@@ -31,6 +31,7 @@ import uuid
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 
@@ -104,6 +105,16 @@ def _redirected(environ, path: str) -> bool:
     return not any(re.search(pattern, path.lstrip("/")) for pattern in settings.SECURE_REDIRECT_EXEMPT)
 
 
+def _flush_seen():
+    """The queued Last Connected Times written as within a request: its database connection is checked
+    (a broken or expired one replaced) before and released after, as Django's handler does."""
+    request_started.send(sender=__name__, environ=None)
+    try:
+        return devicecache.flush_seen()
+    finally:
+        request_finished.send(sender=__name__)
+
+
 def _hand_on(environ, body: bytes, ran=None) -> None:
     environ["wsgi.input"] = io.BytesIO(body)
     if ran is not None:
@@ -153,7 +164,7 @@ def idle_checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         return None
     report, errors = parse_checkin(data)
     if errors or not devicecache.unchanged(entry, report) or not (
-            devicecache.fresh(entry) or devicecache.note_seen(mac, entry, report.get("uptime"))):
+            devicecache.fresh(entry) or devicecache.note_seen(mac, entry, report.get("uptime"), flush=_flush_seen)):
         _hand_on(environ, body, ran)
         return None
     payload = json.dumps({

@@ -179,3 +179,24 @@ def test_the_per_address_autop_limit_holds_on_the_fast_path(app, device, setting
     _checkin(app, device)
     statuses = [_autop(app, device)["status"] for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_a_due_last_connected_time_is_queued_and_flushed_by_the_fast_path(app, device, redis_cache, monkeypatch):
+    import datetime
+    import time
+
+    from django.utils import timezone
+
+    from entryway.deviceapi import devicecache
+
+    seen = _served_fast(monkeypatch)
+    _checkin(app, device)
+    _checkin(app, device)
+    old = timezone.now() - datetime.timedelta(seconds=45)
+    IntercomDevice.objects.filter(pk=device.pk).update(last_seen_at=old)
+    entry = devicecache.lookup(device.mac)[0]
+    redis_cache.set(devicecache.entry_key(device.mac), entry._replace(last_seen=old.timestamp()), devicecache.ENTRY_TTL)
+    redis_cache.delete(devicecache.SEEN_FLUSH_LOCK)  # the interval since the last flush has passed
+    before = time.time()
+    assert _checkin(app, device)["status"] == 200 and seen[-1] is True
+    assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= before
