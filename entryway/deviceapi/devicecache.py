@@ -168,6 +168,27 @@ def fresh(entry: Entry, now: float | None = None) -> bool:
     return (now or time.time()) - entry.last_seen < settings.DEVICE_LAST_SEEN_WRITE_INTERVAL
 
 
+def idle(entry: Entry, generation, report: dict, mac: str, flush: Callable[[], object] | None = None) -> bool:
+    """True when the check-in can be answered from the cache: nothing waiting, nothing to write.
+
+    Nothing waiting: the last database check-in found no open action and no action or settings change
+    came since (the generation). Nothing to write: the report repeats the database's, and the Last
+    Connected Time is fresh or, when due, queued for the next batch write (``note_seen``).
+    """
+    return (entry.quiet and entry.generation == generation and unchanged(entry, report)
+            and (fresh(entry) or note_seen(mac, entry, report.get("uptime"), flush=flush)))
+
+
+def idle_answer(version) -> dict:
+    """The answer to an idle check-in: no action, the config version the device should have."""
+    return {
+        "poll_interval": settings.DEVICE_POLL_INTERVAL,
+        "server_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config_version": version,
+        "actions": [],
+    }
+
+
 def actions_changed(macs) -> None:
     """The devices have new actions or settings: their entries stop counting (now and after commit)."""
     macs = [mac for mac in macs if mac]

@@ -150,8 +150,7 @@ def idle_checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         return None
     decode = cache.decode
     entry, generation, version = decode(answer[1]), decode(answer[2]), decode(answer[3])
-    if (not isinstance(entry, devicecache.Entry) or not entry.quiet or entry.generation != generation
-            or extra_key != version_key(entry.id)
+    if (not isinstance(entry, devicecache.Entry) or not entry.quiet or extra_key != version_key(entry.id)
             or not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
         _hand_on(environ, body, ran)
         return None
@@ -163,16 +162,10 @@ def idle_checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         _hand_on(environ, body, ran)
         return None
     report, errors = parse_checkin(data)
-    if errors or not devicecache.unchanged(entry, report) or not (
-            devicecache.fresh(entry) or devicecache.note_seen(mac, entry, report.get("uptime"), flush=_flush_seen)):
+    if errors or not devicecache.idle(entry, generation, report, mac, flush=_flush_seen):
         _hand_on(environ, body, ran)
         return None
-    payload = json.dumps({
-        "poll_interval": settings.DEVICE_POLL_INTERVAL,
-        "server_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config_version": version,
-        "actions": [],
-    }).encode()
+    payload = json.dumps(devicecache.idle_answer(version)).encode()
     return _answer(environ, _ROUTE, start, "application/json", payload)
 
 

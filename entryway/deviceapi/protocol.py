@@ -9,7 +9,6 @@ import binascii
 import hmac
 import ipaddress
 import json
-import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -177,16 +176,8 @@ def checkin(request):
         return _error(400, " ".join(errors))
     if entry is not None:
         # Nothing waiting, nothing to write, and the device row unchanged since (its version still cached).
-        # A Last Connected Time that is due is queued for the next batch write (devicecache.note_seen).
-        if (version is not None and entry.quiet and entry.generation == generation
-                and devicecache.unchanged(entry, report)
-                and (devicecache.fresh(entry) or devicecache.note_seen(mac, entry, report.get("uptime")))):
-            return _checkin_answer({
-                "poll_interval": settings.DEVICE_POLL_INTERVAL,
-                "server_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "config_version": version,
-                "actions": [],
-            })
+        if version is not None and devicecache.idle(entry, generation, report, mac):
+            return _checkin_answer(devicecache.idle_answer(version))
         device = authenticate_device(request)
         if device is None:
             return _error(401, "Unknown device or wrong device secret.")
