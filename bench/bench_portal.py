@@ -16,7 +16,7 @@ search for another resident or device):
 - ``GET /devices/?q=<MAC>``: the Device list searched by MAC.
 
 The same pages are also rendered in-process with the Django test client, for the big installer
-and for a small one (about 90 residents, 270 devices), counting their SQL queries. Targets
+and for a small one (91 residents, 271 devices), counting their SQL queries. Targets
 (issue 10): seeding < 5 minutes; each page p95 <= 50 ms, and its query count the same for both
 installers (it does not grow with the data).
 """
