@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -183,19 +184,43 @@ def _run_fleet_mqtt(strategy_id: int, port: int, secrets_by_mac: dict[str, str])
             ready_count = sum(1 for d in fleet.devices.values() if d.mqtt is not None and d.mqtt.subscribed)
             print(f"fleet booted and subscribed: {ready_count} of {len(specs)} devices in {boot:.1f} s"
                   f"{'' if ready else ' (not all)'}", flush=True)
-            before = dict(fleet.counters)
+            # The strategy starts in a process of its own, as the periodic task would: the platform's MQTT
+            # publisher must not share this process's GIL with the fleet's busy thread (it did not even
+            # connect in time when it did).
             UpdateStrategy.objects.filter(pk=strategy_id).update(scheduled_at=timezone_now())
-            start = time.perf_counter()
-            services.strategy_start(strategy_id=strategy_id)
-            started = time.perf_counter() - start
+            before = dict(fleet.counters)
+            starter = subprocess.Popen([sys.executable, "-c", _STARTER, str(strategy_id)], env=env, cwd=common.ROOT,
+                                       stdout=subprocess.PIPE, text=True)
+            start_line = starter.stdout.readline().split()
+            start_wall, started = float(start_line[0]), float(start_line[1])
             runner.wait_until(lambda f: all(final(d) for d in f.devices.values()), timeout=POLL_INTERVAL * 3 + 60,
                               interval=0.2)
-            reported = time.perf_counter() - start
+            reported = time.time() - start_wall
+            starter.wait(60)
             finals = [final(d) for d in fleet.devices.values()]
             counters = {k: fleet.counters[k] - before.get(k, 0) for k in ("requests", "checkins", "errors", "pushes")}
     strategy = UpdateStrategy.objects.get(pk=strategy_id)
     return {"seconds": reported, "started": started, "finished": sum(finals), "devices": len(finals),
             "counters": counters, "status": strategy.status, "counts": services.strategy_counts(strategy)}
+
+
+# Starts the strategy (its MQTT pushes go out after commit) and prints "<wall clock at the start> <seconds>";
+# then waits until the publisher has handed every message to the broker.
+_STARTER = """
+import sys, time
+import django
+django.setup()
+from entryway.deviceapi.mqtt import publisher
+from entryway.firmware.services import strategy_start
+publisher.wait_connected(10)
+wall, t = time.time(), time.perf_counter()
+strategy_start(strategy_id=int(sys.argv[1]))
+print(wall, round(time.perf_counter() - t, 3), flush=True)
+client = publisher._get()[0]
+deadline = time.monotonic() + 120
+while getattr(client, "_out_messages", None) and time.monotonic() < deadline:
+    time.sleep(0.05)
+"""
 
 
 def timezone_now():
