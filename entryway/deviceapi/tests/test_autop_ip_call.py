@@ -131,6 +131,17 @@ def test_a_new_address_from_check_in_reaches_the_other_devices_files(household):
     assert config_version(door.pk) == again
 
 
+def test_with_sip_call_a_new_address_leaves_the_other_files_cached(household, installer):
+    """Only IP call puts the household's addresses in the files: with SIP call nothing else is rendered again."""
+    from entryway.deviceapi.autop import cached_version
+
+    door, hall = household["door"], household["hall"]
+    resident_update(acting_user=installer, resident=household["owner"], call_type="sip")
+    before = config_version(door.pk)
+    device_checkin(device=IntercomDevice.objects.get(pk=hall.pk), report={"ip": "192.168.1.42"})
+    assert cached_version(door.pk) == before
+
+
 def test_adding_or_removing_a_device_changes_the_others_files(household, installer, make_device):
     door, owner = household["door"], household["owner"]
     before = config_version(door.pk)
