@@ -4,8 +4,8 @@ During a rollout every device of the strategy fetches the same file within a few
 download needs no database query once the file is known (a firmware row never changes after
 upload), and ``wsgi_download(environ)`` answers it at the WSGI layer, before Django builds a
 request: the signed token checked, the file's bytes from memory (files up to MEMORY_MAX_BYTES,
-read once per process) or read from disk in chunks, Django's security headers and a request id,
-counted in the same metrics as the view. Anything it does not answer with certainty (a bad or
+read once per process, MEMORY_TOTAL_BYTES in all) or read from disk in chunks, Django's security
+headers and a request id, counted in the same metrics as the view. Anything it does not answer with certainty (a bad or
 expired token, an unknown file, a redirect to HTTPS, a method other than GET or HEAD) goes on to
 the view (``entryway.firmware.views.firmware_file``), which answers the same way.
 
@@ -28,7 +28,10 @@ from entryway.core import metrics
 
 PREFIX = "/firmware/files/"
 ROUTE = "firmware:file"
-MEMORY_MAX_BYTES = 32 * 1024 * 1024  # larger files are read from disk for each download
+# Files up to MEMORY_MAX_BYTES are kept in memory, MEMORY_TOTAL_BYTES at most per process (the web
+# workers' memory budget); larger files are read from disk (and the system's page cache) in chunks.
+MEMORY_MAX_BYTES = 4 * 1024 * 1024
+MEMORY_TOTAL_BYTES = 16 * 1024 * 1024
 CHUNK = 256 * 1024
 _PATH_RE = re.compile(r"^/firmware/files/([^/]+)/([^/]+)$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -131,6 +134,8 @@ def _content(info, path: pathlib.Path, size: int) -> bytes | None:
     if data is None and size <= MEMORY_MAX_BYTES:
         data = path.read_bytes()
         with _lock:
+            if sum(len(kept) for kept in _CONTENT.values()) + len(data) > MEMORY_TOTAL_BYTES:
+                _CONTENT.clear()
             _CONTENT[key] = data
     return data
 
