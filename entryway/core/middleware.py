@@ -8,6 +8,11 @@ from entryway.core.request_context import reset_request_info, set_request_info
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def request_id_for(incoming: str) -> str:
+    """The request's id: a sane incoming X-Request-ID, else a new one."""
+    return incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
     """Gives each request an id (or keeps a sane X-Request-ID) for logs, audit rows and the answer."""
 
@@ -15,8 +20,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_for(request.headers.get("X-Request-ID", ""))
         request.request_id = request_id
         token = set_request_info(request_id=request_id, ip=request.META.get("REMOTE_ADDR"))
         try:

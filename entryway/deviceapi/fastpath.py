@@ -27,7 +27,6 @@ import json
 import logging
 import re
 import time
-import uuid
 
 from django.conf import settings
 from django.core.cache import cache
@@ -36,6 +35,7 @@ from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 
 from entryway.core import metrics
+from entryway.core.middleware import request_id_for
 from entryway.deviceapi import devicecache, gate
 from entryway.deviceapi.autop import decode_file, file_key, version_key
 from entryway.deviceapi.protocol import _basic_credentials_from_header, _mac_or_none, parse_checkin
@@ -43,7 +43,6 @@ from entryway.deviceapi.protocol import _basic_credentials_from_header, _mac_or_
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 4096  # a check-in report is a few dozen bytes; anything larger takes the full path
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # as entryway.core.middleware.RequestIdMiddleware
 _ROUTE = metrics.CHECKIN_ROUTE
 AUTOP_ROUTE = "deviceapi:autop_file"
 _headers_by_scheme: dict[tuple, list[tuple[str, str]]] = {}
@@ -84,15 +83,24 @@ def _security_headers(secure: bool, path: str, content_type: str) -> list[tuple[
     return headers
 
 
+def answer_headers(environ, path: str, content_type: str) -> list[tuple[str, str]]:
+    """What Django's middleware adds to an answer of ``path``: the security headers and the request id."""
+    return [*_security_headers(_is_secure(environ), path, content_type),
+            ("X-Request-ID", request_id_for(environ.get("HTTP_X_REQUEST_ID", "")))]
+
+
+def count(environ, route: str, status: int, start: float) -> None:
+    """The request in the metrics, as MetricsMiddleware counts Django's."""
+    metrics.LATENCY.labels(route).observe(time.perf_counter() - start)
+    metrics.REQUESTS.labels(environ["REQUEST_METHOD"], route, str(status)).inc()
+
+
 def _answer(environ, route: str, start: float, content_type: str, body: bytes):
     """(status, headers, body) of a 200 answer, counted in the metrics as Django's would be."""
-    incoming = environ.get("HTTP_X_REQUEST_ID", "")
     path = "/autop/" if route == AUTOP_ROUTE else gate.CHECKIN_PATH  # the redirect exemptions look at the prefix
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store"),
-               *_security_headers(_is_secure(environ), path, content_type),
-               ("X-Request-ID", incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex)]
-    metrics.LATENCY.labels(route).observe(time.perf_counter() - start)
-    metrics.REQUESTS.labels(environ["REQUEST_METHOD"], route, "200").inc()
+               *answer_headers(environ, path, content_type)]
+    count(environ, route, 200, start)
     if route == _ROUTE:
         metrics.CHECKINS.labels("ok").inc()
     return "200 OK", headers, body

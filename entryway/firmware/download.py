@@ -5,9 +5,9 @@ download needs no database query once the file is known (a firmware row never ch
 upload), and ``wsgi_download(environ)`` answers it at the WSGI layer, before Django builds a
 request: the signed token checked, the file's bytes from memory (files up to MEMORY_MAX_BYTES,
 read once per process, MEMORY_TOTAL_BYTES in all) or read from disk in chunks, Django's security
-headers and a request id, counted in the same metrics as the view. Anything it does not answer with certainty (a bad or
-expired token, an unknown file, a redirect to HTTPS, a method other than GET or HEAD) goes on to
-the view (``entryway.firmware.views.firmware_file``), which answers the same way.
+headers and a request id, counted in the same metrics as the view. Anything it does not answer
+with certainty (a bad or expired token, an unknown file, a redirect to HTTPS, a method other than
+GET or HEAD) goes on to the view (``entryway.firmware.views.firmware_file``), which answers the same way.
 
 Both answer conditional and partial requests: the ``ETag`` is the file's SHA-256 (quoted), an
 ``If-None-Match`` naming it gets ``304``, one ``Range: bytes=a-b`` (or ``a-`` or ``-n``) gets
@@ -20,11 +20,8 @@ import pathlib
 import re
 import threading
 import time
-import uuid
 
 from django.conf import settings
-
-from entryway.core import metrics
 
 PREFIX = "/firmware/files/"
 ROUTE = "firmware:file"
@@ -35,7 +32,6 @@ MEMORY_TOTAL_BYTES = 16 * 1024 * 1024
 CHUNK = 256 * 1024
 _PATH_RE = re.compile(r"^/firmware/files/([^/]+)/([^/]+)$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 # firmware id -> (file name, stored path, version, sha256); a firmware row never changes after upload.
 _FILES: dict[int, tuple[str, str, str, str]] = {}
@@ -184,10 +180,6 @@ def wsgi_download(environ):
         first, last = span or (0, size - 1)
         data = _content(info, stored, size)
         body = [data[first:last + 1] if span else data] if data is not None else _chunks(stored, first, last)
-    incoming = environ.get("HTTP_X_REQUEST_ID", "")
-    content_type = "application/octet-stream"
-    headers += [*fastpath._security_headers(fastpath._is_secure(environ), PREFIX, content_type),
-                ("X-Request-ID", incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex)]
-    metrics.LATENCY.labels(ROUTE).observe(time.perf_counter() - start)
-    metrics.REQUESTS.labels(method, ROUTE, str(status)).inc()
+    headers += fastpath.answer_headers(environ, PREFIX, "application/octet-stream")
+    fastpath.count(environ, ROUTE, status, start)
     return _STATUS[status], headers, body
