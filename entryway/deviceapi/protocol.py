@@ -192,9 +192,10 @@ RESULT_STATUSES = (ActionStatus.PROCEEDING, ActionStatus.SUCCESS, ActionStatus.F
 @csrf_exempt
 @require_POST
 def action_result(request, action_id: int):
-    # The device's cache entry (one round trip) proves its credentials as for a check-in; else the database.
-    entry, _generation, _mac, _value = _cached_device(request)
-    if entry is not None:
+    # The device's cache entry proves its credentials as for a check-in, while its config version is still
+    # cached: any change of the device row (a new secret, a new MAC) drops the version. Else the database.
+    entry, _generation, _mac, version = _cached_device(request, extra=version_key)
+    if entry is not None and version is not None:
         device_id = entry.id
     else:
         device = authenticate_device(request, fields=("id", "mac", "installer_id", "device_secret"))

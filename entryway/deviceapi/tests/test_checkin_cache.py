@@ -13,7 +13,7 @@ from entryway.deviceapi import devicecache
 from entryway.deviceapi.autop import render_autop
 from entryway.deviceapi.services import action_create, device_settings_update
 from entryway.deviceapi.tests.conftest import basic
-from entryway.deviceapi.tests.test_protocol import REPORT, checkin
+from entryway.deviceapi.tests.test_protocol import REPORT, checkin, report
 from entryway.devices.models import IntercomDevice
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +72,17 @@ def test_device_given_a_new_secret_is_known_by_it_only(client, cached, device, d
     device.save()
     assert checkin(client, old_headers).status_code == 401
     assert checkin(client, basic(device.mac, "a-new-secret-for-new-hardware-0123")).status_code == 200
+
+
+def test_old_secret_cannot_report_results_after_a_new_one(client, cached, device, device_headers, installer):
+    reboot = action_create(device=device, kind="reboot", acting_user=installer)
+    checkin(client, device_headers)  # the action is sent; the device's entry is cached again
+    device.device_secret = "a-new-secret-for-new-hardware-0123"
+    device.save()
+    answer = report(client, device_headers, reboot.pk, {"status": "success"})
+    assert answer.status_code == 401
+    answer = report(client, basic(device.mac, "a-new-secret-for-new-hardware-0123"), reboot.pk, {"status": "success"})
+    assert answer.status_code == 200
 
 
 def test_autop_file_served_from_the_cache_is_the_current_file(client, cached, device, device_headers, installer,
