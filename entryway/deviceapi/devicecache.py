@@ -149,9 +149,15 @@ def store(mac: str, device, *, generation: int | None, quiet: bool) -> None:
 
 
 def forget(macs) -> None:
+    """The MACs' entries no longer prove anything (the device was deleted, or given a new MAC or secret).
+
+    Dropped now and once more after commit, in case a check-in stored one meanwhile. A queued Last
+    Connected Time never brings an entry back (``note_seen`` only refreshes an entry that exists).
+    """
     keys = [entry_key(mac) for mac in macs if mac]
     if keys:
         cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def unchanged(entry: Entry, report: dict) -> bool:
@@ -205,9 +211,10 @@ def actions_changed(macs) -> None:
 
 # KEYS: the pending hash, the device's entry, the flush lock. ARGV: device id, "<time> <uptime>",
 # the entry (encoded), its lifetime, the flush interval. Answer: 1 when this check-in should flush.
+# The entry is refreshed only while it exists (XX): one dropped meanwhile (``forget``) stays dropped.
 _NOTE_SEEN = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4], 'XX')
 if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then return 1 end
 return 0
 """

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
+from entryway.deviceapi import devicecache
 from entryway.deviceapi.autop import forget_versions
 
 
@@ -19,11 +20,12 @@ def _household(device) -> list[int]:
 
 
 def _device_saving(sender, instance, raw=False, **kwargs):
-    """With per-device broker credentials, remember the MAC and broker password the row had."""
-    if raw or instance.pk is None or not _dynsec_on():
+    """Remember the MAC, device secret and broker password the row had."""
+    if raw or instance.pk is None:
         return
-    old = sender.objects.filter(pk=instance.pk).only("mac", "mqtt_password").first()
+    old = sender.objects.filter(pk=instance.pk).only("mac", "device_secret", "mqtt_password").first()
     instance._deviceapi_broker_before = (old.mac, old.mqtt_password) if old else None
+    instance._deviceapi_secret_before = (old.mac, old.device_secret) if old else None
 
 
 def _device_saved(sender, instance, created, raw=False, **kwargs):
@@ -33,6 +35,10 @@ def _device_saved(sender, instance, created, raw=False, **kwargs):
 
     device_credentials_ensure(device=instance)
     forget_versions(_household(instance))
+    secret_before = getattr(instance, "_deviceapi_secret_before", None)
+    if secret_before is not None and secret_before != (instance.mac, instance.device_secret):
+        # New hardware (a new MAC) or a new secret: the old credentials' cache entry proves nothing now.
+        devicecache.forget([secret_before[0]])
     if not _dynsec_on():
         return
     from entryway.deviceapi.tasks import mqtt_device_provision_task, mqtt_device_revoke_task
@@ -48,6 +54,7 @@ def _device_saved(sender, instance, created, raw=False, **kwargs):
 
 def _device_deleted(sender, instance, **kwargs):
     forget_versions(_household(instance))
+    devicecache.forget([instance.mac])
     if settings.MQTT_URL and settings.MQTT_DYNSEC:
         from entryway.deviceapi.tasks import mqtt_device_revoke_task
 

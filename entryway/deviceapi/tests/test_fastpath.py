@@ -200,3 +200,26 @@ def test_a_due_last_connected_time_is_queued_and_flushed_by_the_fast_path(app, d
     before = time.time()
     assert _checkin(app, device)["status"] == 200 and seen[-1] is True
     assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= before
+
+
+def test_old_hardware_is_refused_once_the_device_has_a_new_mac(app, device, installer):
+    # The installer swaps the hardware: a new MAC gets new secrets. The old unit, still polling with the
+    # old MAC and secret, must not be answered from its cache entry, let alone be given the new file.
+    from entryway.devices.models import MacLibraryEntry
+    from entryway.devices.services import device_update
+
+    old = IntercomDevice.objects.get(pk=device.pk)
+    assert _checkin(app, old)["status"] == 200
+    assert _checkin(app, old)["status"] == 200  # idle: answered from the entry
+    assert _autop(app, old)["status"] == 200
+    new_mac = "0C11DAFFEE01"
+    MacLibraryEntry.objects.create(mac=new_mac, installer=installer)
+    device_update(acting_user=installer, device=device, mac=new_mac)
+    new = IntercomDevice.objects.get(pk=device.pk)
+    assert new.device_secret != old.device_secret
+    assert _checkin(app, new)["status"] == 200  # the new unit: its version and file are cached again
+    assert _autop(app, new)["status"] == 200
+    assert _checkin(app, new)["status"] == 200
+    assert _checkin(app, old)["status"] == 401
+    leaked = _autop(app, old)
+    assert leaked["status"] in (401, 404) and new.device_secret.encode() not in leaked["body"]

@@ -1,0 +1,137 @@
+"""What one firmware upgrade costs the web process, request by request.
+
+    python -m bench.run_all bench_upgrade_cost        # PostgreSQL database entryway_upgrade_cost
+
+Seeds BENCH_UPGRADE_DEVICES devices (default 300) as ``bench_rollout`` does, starts an update
+strategy for all of them, then walks every device through the requests a simulated device makes
+(entryway.sim's ``do_upgrade``), in this process, through ``config.wsgi``'s dispatcher with the
+production settings: the AutoP fetch at boot while the action is open, the check-in that delivers
+the action, the two progress reports, the download, the final report, the AutoP fetch after the
+restart and the check-in with the new firmware. It prints, per request, the mean CPU time of this
+process (PostgreSQL's and Redis's own work not included) and the queries, and the sum for one
+upgrade. The rollout target of issue 10 (10,000 devices, all final within 2 poll intervals of 60 s
+on 2 cores shared with PostgreSQL and the fleet) needs roughly 8 ms or less per upgrade.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import time
+from collections import defaultdict
+from urllib.parse import urlsplit
+
+from bench import common
+
+N_DEVICES = int(os.environ.get("BENCH_UPGRADE_DEVICES", "300"))
+DATABASE_URL = common.database_url().rsplit("/", 1)[0] + "/entryway_upgrade_cost"
+
+STEPS = [
+    ("AutoP fetch at boot (action open)", "boot"),
+    ("check-in that delivers the action", "checkin"),
+    ("result proceeding / downloading", "downloading"),
+    ("firmware download", "download"),
+    ("result proceeding / installing", "installing"),
+    ("result success (final)", "success"),
+    ("AutoP fetch after the restart", "autop"),
+    ("check-in with the new firmware", "checkin2"),
+    ("idle check-in (for comparison)", "idle"),
+]
+
+
+def _call(app, method: str, path: str, *, auth: str, body: bytes = b"") -> tuple[int, bytes]:
+    environ = {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
+        "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        "HTTP_AUTHORIZATION": auth, "CONTENT_LENGTH": str(len(body)),
+    }
+    if body:
+        environ["CONTENT_TYPE"] = "application/json"
+    status = []
+    chunks = app(environ, lambda s, h, exc_info=None: status.append(int(s.split()[0])))
+    data = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return status[0], data
+
+
+def main() -> None:
+    from bench import bench_rollout
+
+    common.reset_database(DATABASE_URL)
+    os.environ["BENCH_ROLLOUT_DATABASE_URL"] = DATABASE_URL
+    os.environ.setdefault("BENCH_CACHE_URL", "redis://127.0.0.1:6379/7")
+    _url, _var_dir, _port = bench_rollout._setup_django()
+    from django.db import connection
+
+    from config.wsgi import application
+    from entryway.firmware.models import UpdateStrategy
+
+    t = time.perf_counter()
+    _installer, firmware, token, device_ids, secrets_by_mac = bench_rollout._seed(N_DEVICES)
+    print(f"machine: {common.machine()}; devices: {len(device_ids)} (seeded in {time.perf_counter() - t:.1f} s)")
+    strategy_id, _created, started = bench_rollout._create_and_start(firmware, token, device_ids)
+    print(f"strategy started: {started:.3f} s")
+
+    cpu: dict[str, float] = defaultdict(float)
+    queries: dict[str, int] = defaultdict(int)
+    step_name = [""]
+
+    def counter(execute, sql, params, many, context):
+        queries[step_name[0]] += 1
+        return execute(sql, params, many, context)
+
+    def step(name: str, method: str, path: str, auth: str, body: dict | None = None, expect=(200,)):
+        step_name[0] = name
+        raw = json.dumps(body).encode() if body is not None else b""
+        c = time.process_time()
+        status, data = _call(application, method, path, auth=auth, body=raw)
+        cpu[name] += time.process_time() - c
+        if status not in expect:
+            raise RuntimeError(f"{name}: HTTP {status} {data[:300]!r}")
+        return data
+
+    failures = 0
+    with connection.execute_wrapper(counter):
+        for mac, secret in secrets_by_mac.items():
+            auth = "Basic " + base64.b64encode(f"{mac}:{secret}".encode()).decode()
+            report = {"model": "R29", "firmware": "29.30.2.800", "ip": "192.168.1.20", "uptime": 100}
+            step("boot", "GET", f"/autop/{mac}.cfg", auth)
+            answer = json.loads(step("checkin", "POST", "/device/v1/checkin", auth, report))
+            actions = [a for a in answer["actions"] if a["kind"] == "upgrade"]
+            if not actions:
+                failures += 1
+                continue
+            action = actions[0]
+            result = f"/device/v1/actions/{action['id']}/result"
+            step("downloading", "POST", result, auth, {"status": "proceeding", "stage": "downloading"})
+            step("download", "GET", urlsplit(action["payload"]["url"]).path, auth)
+            step("installing", "POST", result, auth, {"status": "proceeding", "stage": "installing"})
+            step("success", "POST", result, auth, {"status": "success", "detail": "upgraded"})
+            step("autop", "GET", f"/autop/{mac}.cfg", auth)
+            report.update(firmware=action["payload"]["version"], uptime=5)
+            step("checkin2", "POST", "/device/v1/checkin", auth, report)
+            report["uptime"] = 65
+            step("idle", "POST", "/device/v1/checkin", auth, report)
+
+    n = len(secrets_by_mac) - failures
+    print(f"{'request':<40} {'CPU ms':>8} {'queries':>8}")
+    total_cpu = total_q = 0.0
+    for label, name in STEPS:
+        ms, q = 1000 * cpu[name] / max(n, 1), queries[name] / max(n, 1)
+        print(f"{label:<40} {ms:8.2f} {q:8.1f}")
+        if name not in ("boot", "idle"):
+            total_cpu += ms
+            total_q += q
+    print(f"{'one upgrade (check-in to new firmware)':<40} {total_cpu:8.2f} {total_q:8.1f}")
+    boot_ms = 1000 * cpu["boot"] / max(n, 1)
+    print(f"{'  with the AutoP fetch at boot':<40} {total_cpu + boot_ms:8.2f} {total_q + queries['boot'] / max(n, 1):8.1f}")
+    strategy = UpdateStrategy.objects.get(pk=strategy_id)
+    print(f"devices without an upgrade action: {failures}; strategy {strategy.status}")
+
+
+if __name__ == "__main__":
+    main()
