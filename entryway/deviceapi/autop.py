@@ -109,7 +109,16 @@ def command_topic(mac: str) -> str:
 
 def render_autop(device) -> str:
     """The device's whole AutoP file. Nothing in it changes by itself, so its hash is a version."""
-    from entryway.deviceapi.models import DeviceAction
+    return compose_file(file_base(device), open_file_actions(device.pk))
+
+
+def file_base(device) -> tuple[str, str]:
+    """The file without its open actions' lines: (everything before them, the Regular AutoP commands).
+
+    It depends on the device row, its relays, household, installer and SIP account only, so an action
+    opening or closing leaves it as it is (``forget_files``); a change of any of those drops it
+    (``forget_versions``).
+    """
     from entryway.sip.models import SipAccount
 
     out: list[str] = []
@@ -174,24 +183,33 @@ def render_autop(device) -> str:
         put("Entryway.MQTT.Password", device.mqtt_password)
         put("Entryway.MQTT.Topic", command_topic(device.mac))
 
-    now = timezone.now()
-    open_actions = list(
-        DeviceAction.objects.filter(device_id=device.pk, kind__in=[ActionKind.AUTOP, ActionKind.UPGRADE],
+    regular = autop_lines(device.autop_commands)
+    tail = ["", "# Regular AutoP commands", *[_clean(line) for line in regular]] if regular else []
+    return "\n".join(out), "\n".join(tail)
+
+
+def open_file_actions(device_id: int) -> list:
+    """The device's open actions that appear in its file (AutoP and firmware upgrades), oldest first."""
+    from entryway.deviceapi.models import DeviceAction
+
+    return list(
+        DeviceAction.objects.filter(device_id=device_id, kind__in=[ActionKind.AUTOP, ActionKind.UPGRADE],
                                     status__in=OPEN_ACTION_STATUSES)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .order_by("created_at", "id").only("id", "kind", "payload")
     )
+
+
+def compose_file(base: tuple[str, str], open_actions) -> str:
+    """The whole file: the base with a pending firmware upgrade's URL and the One Time AutoP lines."""
+    head, tail = base
+    out = [head]
     upgrades = [a for a in open_actions if a.kind == ActionKind.UPGRADE and isinstance(a.payload, dict)
                 and a.payload.get("url")]
     if upgrades:
-        out += ["", "# Firmware upgrade pending"]
-        put("Firmware.Url", upgrades[-1].payload["url"])
-
-    regular = autop_lines(device.autop_commands)
-    if regular:
-        out += ["", "# Regular AutoP commands"]
-        out += [_clean(line) for line in regular]
-
+        out += ["", "# Firmware upgrade pending", f"Config.Firmware.Url = {_clean(upgrades[-1].payload['url'])}"]
+    if tail:
+        out.append(tail)
     for action in open_actions:
         if action.kind != ActionKind.AUTOP:
             continue
@@ -269,6 +287,10 @@ def file_key(device_id: int) -> str:
     return f"deviceapi:autop:{device_id}"
 
 
+def base_key(device_id: int) -> str:
+    return f"deviceapi:autopbase:{device_id}"
+
+
 def epoch_key(device_id: int) -> str:
     return f"autop:epoch:{device_id}"
 
@@ -282,32 +304,88 @@ _ANY_EPOCH = object()
 
 
 def config_version(device_id: int, *, loader=None) -> str:
-    """The cached hash of the device's AutoP file; computed (a few queries) only on a cache miss."""
+    """The cached hash of the device's AutoP file; computed only on a cache miss (one query while the
+    file's base is cached, a few more when it is not)."""
     value = cache.get(version_key(device_id))
     if value is None:
-        from entryway.devices.models import IntercomDevice
-
-        epoch = version_epoch(device_id)
-        device = loader() if loader else (
-            IntercomDevice.objects.select_related("device_model", "owner", "installer").get(pk=device_id))
-        value = remember_version(device_id, render_autop(device), epoch=epoch)
+        value = version_of(current_file(device_id, loader=loader))
     return value
 
 
-def remember_version(device_id: int, content: str, *, epoch=_ANY_EPOCH) -> str:
+def current_file(device_id: int, *, loader=None) -> str:
+    """The device's file as it is now, cached with its version (``remember_version``).
+
+    The base (``file_base``) is taken from the cache when there, else rendered from ``loader()`` (by
+    default the device read from the database) and cached with the file.
+    """
+    epoch, base = _epoch_and_base(device_id)
+    fresh_base = None
+    if base is None:
+        device = loader() if loader else _load(device_id)
+        base = fresh_base = file_base(device)
+        if not (device.device_secret and device.mqtt_password):
+            fresh_base = None  # the view gives it its credentials first: not a base to keep
+    content = compose_file(base, open_file_actions(device_id))
+    remember_version(device_id, content, epoch=epoch, base=fresh_base)
+    return content
+
+
+def file_from_base(device_id: int) -> str | None:
+    """The device's file when its base is cached (one query, nothing rendered from the device row), else None.
+
+    A cached base also says that the device row has not changed since it was cached.
+    """
+    epoch, base = _epoch_and_base(device_id)
+    if base is None:
+        return None
+    content = compose_file(base, open_file_actions(device_id))
+    remember_version(device_id, content, epoch=epoch)
+    return content
+
+
+def _load(device_id: int):
+    from entryway.devices.models import IntercomDevice
+
+    return IntercomDevice.objects.select_related("device_model", "owner", "installer").get(pk=device_id)
+
+
+def _epoch_and_base(device_id: int):
+    """(the version epoch, the cached base or None), in one round trip."""
+    import json
+
+    from entryway.core.fields import decrypt
+
+    ek, bk = epoch_key(device_id), base_key(device_id)
+    values = cache.get_many([ek, bk])
+    token, base = values.get(bk), None
+    if isinstance(token, str):
+        try:
+            head, tail = json.loads(decrypt(token))
+            base = (head, tail)
+        except (ValueError, TypeError):  # another key, or not ours: render it again
+            base = None
+    return values.get(ek), base
+
+
+def remember_version(device_id: int, content: str, *, epoch=_ANY_EPOCH, base: tuple[str, str] | None = None) -> str:
     """Cache the file and its version together: the device's next AutoP request is served from the cache.
 
     The file holds the device's secrets, so the cache keeps it encrypted (as the database keeps them).
     With ``epoch`` (``version_epoch`` read before the data was), a file made from data that changed
     meanwhile is answered but not cached: a change committed while it was rendered is never hidden
-    behind the old version.
+    behind the old version. ``base``, the file's part that outlives its actions, is cached alongside.
     """
+    import json
+
     from entryway.core.fields import encrypt
 
     value = version_of(content)
     if epoch is not _ANY_EPOCH and version_epoch(device_id) != epoch:
         return value
-    cache.set_many({version_key(device_id): value, file_key(device_id): encrypt(content)}, CONFIG_VERSION_TTL)
+    values = {version_key(device_id): value, file_key(device_id): encrypt(content)}
+    if base is not None:
+        values[base_key(device_id)] = encrypt(json.dumps(list(base)))
+    cache.set_many(values, CONFIG_VERSION_TTL)
     return value
 
 
@@ -334,9 +412,18 @@ def decode_file(token) -> str | None:
 
 
 def forget_versions(device_ids) -> None:
-    """The devices' AutoP files changed: the next check-in computes their versions (and files) again."""
+    """The devices' data changed: their next check-in computes their files and versions again from the rows."""
+    _forget(device_ids, base=True)
+
+
+def forget_files(device_ids) -> None:
+    """An action that appears in the devices' files opened or closed: the files change, their bases do not."""
+    _forget(device_ids, base=False)
+
+
+def _forget(device_ids, *, base: bool) -> None:
     ids = [pk for pk in device_ids if pk is not None]
-    keys = [key for pk in ids for key in (version_key(pk), file_key(pk))]
+    keys = [key for pk in ids for key in (version_key(pk), file_key(pk), *((base_key(pk),) if base else ()))]
     if keys:
         def drop():
             cache.delete_many(keys)

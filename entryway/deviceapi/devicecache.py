@@ -138,14 +138,31 @@ def lookup(mac: str, *, extra: Callable[[int], str] | None = None, prefetch=None
     return entry, generation, value
 
 
-def store(mac: str, device, *, generation: int | None, quiet: bool) -> None:
-    """Remember the device as the database has it now (after the check-in's own writes)."""
+def store(mac: str, device, *, generation: int | None, quiet: bool, digest: bytes | None = None) -> None:
+    """Remember the device as the database has it now (after the check-in's own writes).
+
+    ``digest``: the secret's digest when ``device`` came from an entry (``device_from``), which has no secret.
+    """
     last_seen = device.last_seen_at.timestamp() if device.last_seen_at else None
     cache.set(entry_key(mac), Entry(
-        id=device.pk, installer_id=device.installer_id, digest=secret_digest(device.device_secret),
+        id=device.pk, installer_id=device.installer_id, digest=digest or secret_digest(device.device_secret),
         last_seen=last_seen, model=device.reported_model, firmware=device.firmware_version,
         ip=device.ip_address, generation=generation, quiet=quiet,
     ), ENTRY_TTL)
+
+
+def device_from(entry: Entry, mac: str):
+    """The device row's check-in fields as the entry holds them (an unsaved instance; no secret)."""
+    import datetime
+
+    from entryway.devices.models import IntercomDevice
+
+    last_seen = (datetime.datetime.fromtimestamp(entry.last_seen, tz=datetime.UTC)
+                 if entry.last_seen is not None else None)
+    known = {"id": entry.id, "installer_id": entry.installer_id, "mac": mac, "last_seen_at": last_seen,
+             "reported_model": entry.model, "firmware_version": entry.firmware, "ip_address": entry.ip}
+    names = [f.attname for f in IntercomDevice._meta.concrete_fields if f.attname in known]
+    return IntercomDevice.from_db("default", names, [known[name] for name in names])
 
 
 def forget(macs) -> None:

@@ -20,17 +20,16 @@ from entryway.core.ratelimit import client_ip, hit
 from entryway.core.validators import normalize_mac
 from entryway.deviceapi import devicecache
 from entryway.deviceapi.autop import (
+    current_file,
     decode_file,
+    file_from_base,
     file_key,
-    remember_version,
-    render_autop,
-    version_epoch,
     version_key,
 )
-from entryway.deviceapi.choices import FINAL_STATUSES, ActionStatus
+from entryway.deviceapi.choices import ActionStatus
 from entryway.deviceapi.models import DeviceAction
 from entryway.deviceapi.services import (
-    action_record_result,
+    action_report,
     autop_credential_check,
     device_checkin,
     device_credentials_ensure,
@@ -174,15 +173,16 @@ def checkin(request):
     report, errors = parse_checkin(data)
     if errors:
         return _error(400, " ".join(errors))
+    digest = None
     if entry is not None:
         # Nothing waiting, nothing to write, and the device row unchanged since (its version still cached).
         if version is not None and devicecache.idle(entry, generation, report, mac):
             return _checkin_answer(devicecache.idle_answer(version))
-        device = authenticate_device(request)
-        if device is None:
-            return _error(401, "Unknown device or wrong device secret.")
+        # The entry proved the credentials (it is dropped when the device gets a new MAC or secret, or is
+        # deleted) and holds what the check-in compares the report with.
+        device, digest = devicecache.device_from(entry, mac), entry.digest
     answer = device_checkin(device=device, report=report)
-    devicecache.store(mac, device, generation=generation, quiet=not answer["actions"])
+    devicecache.store(mac, device, generation=generation, quiet=not answer["actions"], digest=digest)
     return _checkin_answer(answer)
 
 
@@ -213,16 +213,17 @@ def action_result(request, action_id: int):
     detail = _string(data, "detail", 2000, errors) or ""
     if errors:
         return _error(400, " ".join(errors))
-    action = (DeviceAction.objects.filter(pk=action_id, device_id=device_id)
-              .only("id", "status", "kind", "device_id").first())
+    action = action_report(action_id=action_id, device_id=device_id, status=status, stage=stage, detail=detail)
     if action is None:
-        return _error(404, "No such action for this device.")
-    if action.status in FINAL_STATUSES:
-        return _error(409, f"The action is already final ({action.status}); nothing changed.", status=action.status)
-    action = action_record_result(action=action, status=status, stage=stage, detail=detail)
-    if action.status in FINAL_STATUSES and action.status != status:
-        return _error(409, f"The action is already final ({action.status}); nothing changed.", status=action.status)
-    return JsonResponse({"id": action.pk, "kind": action.kind, "status": action.status, "stage": action.stage})
+        current = DeviceAction.objects.filter(pk=action_id, device_id=device_id).values_list("status", flat=True).first()
+        if current is None:
+            return _error(404, "No such action for this device.")
+        return _error(409, f"The action is already final ({current}); nothing changed.", status=current)
+    return JsonResponse(result_answer(action))
+
+
+def result_answer(action) -> dict:
+    return {"id": action.pk, "kind": action.kind, "status": action.status, "stage": action.stage}
 
 
 def _text(status: int, message: str) -> HttpResponse:
@@ -254,14 +255,17 @@ def autop_file(request, mac: str):
     credentials = _basic_credentials(request)
     if credentials is None:
         return _text(401, "AutoP credentials required.")
-    devices = IntercomDevice.objects.select_related("device_model", "owner", "installer").prefetch_related("relays")
+    devices = IntercomDevice.objects.only("id", "mac", "installer_id", "device_secret", "mqtt_password")
     user, password = credentials
     device = None
     if _mac_or_none(user) is not None:
         entry, _generation, mac, token = _cached_device(request, extra=file_key)
         if entry is not None and mac == wanted:
-            # The device's own credentials, known to the cache, and its file unchanged since last rendered.
+            # The device's own credentials, known to the cache, and its file unchanged since last rendered;
+            # or only its open actions changed since (its base is cached): one query.
             content = decode_file(token)
+            if content is None:
+                content = file_from_base(entry.id)
             if content is not None:
                 return _autop_answer(content)
         own = authenticate_device(request, fields=("id", "mac", "device_secret"))
@@ -276,11 +280,9 @@ def autop_file(request, mac: str):
         device = devices.filter(mac=wanted, installer_id=installer.pk).first()
     if device is None:
         return _text(404, "No configuration for this MAC address.")
-    epoch = version_epoch(device.pk)
     device_credentials_ensure(device=device)
-    content = render_autop(device)
-    remember_version(device.pk, content, epoch=epoch)
-    return _autop_answer(content)
+    # Loaded again inside, after the version epoch is read: a change committed meanwhile is not cached.
+    return _autop_answer(current_file(device.pk))
 
 
 def _autop_answer(content: str) -> HttpResponse:

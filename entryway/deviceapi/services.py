@@ -26,6 +26,7 @@ from entryway.deviceapi.autop import (
     autop_errors,
     autop_lines,
     config_version,
+    forget_files,
     forget_versions,
     normalise_commands,
 )
@@ -91,7 +92,7 @@ def action_create(
             audit(acting_user=acting_user, action=f"device.{kind}", obj=device,
                   after={"action_id": action.pk, "kind": kind})
         if kind in FILE_KINDS:
-            forget_versions([device.pk])
+            forget_files([device.pk])
         _notify_devices([device.mac])
     return action
 
@@ -120,7 +121,7 @@ def actions_bulk_create(
     with transaction.atomic():
         created = DeviceAction.objects.bulk_create(rows, batch_size=2000)
         if kind in FILE_KINDS:
-            forget_versions([d.pk for d in devices])
+            forget_files([d.pk for d in devices])
         _notify_devices([d.mac for d in devices])
     return created
 
@@ -145,34 +146,55 @@ def action_cancel(*, action: DeviceAction, acting_user=None, detail: str = "") -
 def action_record_result(*, action: DeviceAction, status: str, stage: str = "", detail: str = "") -> DeviceAction:
     """What a device reported about an action: proceeding (with a stage), success or failure.
 
-    A final action is not changed again (a repeated report does no harm). One conditional UPDATE
-    (``WHERE status`` is not final), no row lock taken beforehand and no re-render: a progress report
-    leaves the device's AutoP file as it is (an open action stays in it while proceeding); a final one
-    of a kind that appears in the file drops the cached file (``_run_handlers``). Of two reports
-    racing, the database applies the second UPDATE after the first commits and re-checks the status,
-    so a final result is recorded once.
+    A final action is not changed again (a repeated report does no harm): the action as the database
+    has it is returned, unchanged. See ``action_report``.
+    """
+    recorded = action_report(action_id=action.pk, device_id=action.device_id, status=status, stage=stage,
+                             detail=detail)
+    return recorded if recorded is not None else DeviceAction.objects.get(pk=action.pk)
+
+
+def action_report(*, action_id: int, device_id: int, status: str, stage: str = "", detail: str = ""
+                  ) -> DeviceAction | None:
+    """Record a device's report on one of its actions; the action as recorded, or None when nothing changed
+    (no such action for this device, or already final).
+
+    One ``UPDATE … WHERE status is not final … RETURNING`` (no row lock taken beforehand, no model save,
+    no re-render): a progress report leaves the device's AutoP file as it is (an open action stays in it
+    while proceeding); a final one of a kind that appears in the file drops the cached file
+    (``_run_handlers``). Of two reports racing, the database applies the second UPDATE after the first
+    commits and re-checks the status, so a final result is recorded once.
     """
     allowed = {ActionStatus.PROCEEDING, ActionStatus.SUCCESS, ActionStatus.FAILURE}
     if status not in allowed:
         raise ValueError(f"status must be one of {sorted(allowed)}")
     now = timezone.now()
-    values = {"status": status, "stage": stage[:32], "detail": detail[:2000], "updated_at": now}
-    if status in FINAL_STATUSES:
-        values["finished_at"] = now
+    final = status in FINAL_STATUSES
+    stage, detail = stage[:32], detail[:2000]
     # Only for a transaction of its own: a caller's transaction keeps its durability.
     lazy_commit = (status == ActionStatus.PROCEEDING and connection.vendor == "postgresql"
                    and not connection.in_atomic_block)
-    with transaction.atomic():
+    ops, table = connection.ops, connection.ops.quote_name(DeviceAction._meta.db_table)
+    stamp = ops.adapt_datetimefield_value(now)
+    finals = sorted(FINAL_STATUSES)
+    with transaction.atomic(), connection.cursor() as cursor:
         if lazy_commit:
             # A progress report lost in a server crash does no harm (the device reports again or finishes):
             # its commit does not wait for the write-ahead log to reach the disk.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        changed = DeviceAction.objects.filter(pk=action.pk).exclude(status__in=FINAL_STATUSES).update(**values)
-        if not changed:
-            return DeviceAction.objects.get(pk=action.pk)
-        for field, value in values.items():
-            setattr(action, field, value)
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, stage = %s, detail = %s, updated_at = %s"
+            f"{', finished_at = %s' if final else ''} WHERE id = %s AND device_id = %s"
+            f" AND status NOT IN ({', '.join(['%s'] * len(finals))}) RETURNING kind",
+            [status, stage, detail, stamp, *([stamp] if final else []), action_id, device_id, *finals])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        # The action as recorded; the fields not named here (payload, ...) are read when a handler asks.
+        known = {"id": action_id, "device_id": device_id, "kind": row[0], "status": status, "stage": stage,
+                 "detail": detail, "updated_at": now, "finished_at": now if final else None}
+        names = [f.attname for f in DeviceAction._meta.concrete_fields if f.attname in known]
+        action = DeviceAction.from_db(connection.alias, names, [known[name] for name in names])
         _run_handlers(action)
     return action
 
@@ -198,7 +220,7 @@ def actions_expire(*, now: datetime.datetime | None = None) -> int:
 
 def _run_handlers(action: DeviceAction) -> None:
     if action.kind in FILE_KINDS and action.status in FINAL_STATUSES:
-        forget_versions([action.device_id])  # the file no longer carries it
+        forget_files([action.device_id])  # the file no longer carries it
     for handler in _RESULT_HANDLERS.get(action.kind, []):
         handler(action)
 

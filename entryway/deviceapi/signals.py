@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from entryway.deviceapi import devicecache
-from entryway.deviceapi.autop import forget_versions
+from entryway.deviceapi.autop import forget_files, forget_versions
 
 
 def _dynsec_on() -> bool:
@@ -71,7 +71,7 @@ def _action_changed(sender, instance, raw=False, **kwargs):
     from entryway.deviceapi.services import FILE_KINDS
 
     if not raw and instance.kind in FILE_KINDS:
-        forget_versions([instance.device_id])
+        forget_files([instance.device_id])
 
 
 def _sip_account_changed(sender, instance, raw=False, **kwargs):

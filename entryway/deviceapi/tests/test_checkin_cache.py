@@ -193,3 +193,58 @@ def test_a_file_rendered_from_data_changed_meanwhile_is_not_cached(installer, ma
     assert cached_version(device.pk) is None
     # rendered after the change: cached as usual
     assert cached_version(device.pk) is None and config_version(device.pk) == cached_version(device.pk)
+
+
+def _upgrade(device, installer, url="https://cloud.example.com/firmware/files/x/R29.rom"):
+    return action_create(device=device, kind="upgrade", acting_user=installer,
+                         payload={"url": url, "version": "29.30.9.1", "sha256": "0" * 64, "size": 1})
+
+
+def test_an_action_opening_or_closing_keeps_the_file_s_base(client, cached, device, device_headers, installer,
+                                                           django_assert_num_queries):
+    from django.core.cache import cache
+
+    from entryway.deviceapi.autop import base_key
+    from entryway.deviceapi.services import action_record_result
+
+    client.get(f"/autop/{device.mac}.cfg", headers=device_headers)
+    assert cache.get(base_key(device.pk)) is not None
+    upgrade = _upgrade(device, installer)
+    assert cache.get(base_key(device.pk)) is not None
+    with django_assert_num_queries(1):  # the open actions only: the rest of the file is the cached base
+        served = client.get(f"/autop/{device.mac}.cfg", headers=device_headers).content.decode()
+    assert served == render_autop(IntercomDevice.objects.get(pk=device.pk))
+    assert "Config.Firmware.Url = https://cloud.example.com/firmware/files/x/R29.rom" in served
+    action_record_result(action=upgrade, status="success")
+    with django_assert_num_queries(1):
+        after = client.get(f"/autop/{device.mac}.cfg", headers=device_headers).content.decode()
+    assert "Firmware.Url" not in after and after == render_autop(IntercomDevice.objects.get(pk=device.pk))
+
+
+def test_a_change_of_the_device_drops_the_file_s_base(client, cached, device, device_headers, installer):
+    from django.core.cache import cache
+
+    from entryway.deviceapi.autop import base_key
+
+    client.get(f"/autop/{device.mac}.cfg", headers=device_headers)
+    _upgrade(device, installer)
+    device.location = "Side entrance"
+    device.save()
+    assert cache.get(base_key(device.pk)) is None
+    served = client.get(f"/autop/{device.mac}.cfg", headers=device_headers).content.decode()
+    assert "Config.DoorSetting.DEVICENODE.Location = Side entrance" in served and "Firmware.Url" in served
+    relay = device.relays.get(index=1)
+    relay.dtmf_code = "9"
+    relay.save()
+    served = client.get(f"/autop/{device.mac}.cfg", headers=device_headers).content.decode()
+    assert "Config.DoorSetting.RELAY.DTMFA = 9" in served
+
+
+def test_the_cached_base_is_encrypted(client, cached, device, device_headers):
+    from django.core.cache import cache
+
+    from entryway.deviceapi.autop import base_key
+
+    client.get(f"/autop/{device.mac}.cfg", headers=device_headers)
+    token = cache.get(base_key(device.pk))
+    assert isinstance(token, str) and device.device_secret not in token and "Config." not in token

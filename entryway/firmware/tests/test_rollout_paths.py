@@ -53,7 +53,7 @@ def test_progress_reports_move_the_state_and_keep_the_autop_file(make_firmware, 
     strategy = _staged(make_firmware, make_device, installer, n=1)
     action = _actions(strategy)[0]
     target = UpgradeTarget.objects.get(strategy=strategy)
-    with mock.patch("entryway.deviceapi.services.forget_versions") as forget:
+    with mock.patch("entryway.deviceapi.services.forget_files") as forget:
         action_record_result(action=action, status="proceeding", stage="downloading", detail="10%")
         target.refresh_from_db()
         assert (target.state, target.detail) == (TargetState.DOWNLOADING, "10%")
