@@ -18,6 +18,11 @@ embedded default) nothing is answered here.
 credentials when its file is cached (entryway.deviceapi.autop.remember_version), as the AutoP view
 would answer it: the gate (including the per-address AutoP limit), the secret's digest, the file
 decrypted.
+
+``action_result(environ, path)`` records ``POST /device/v1/actions/<id>/result`` from a device known to
+the cache with the view's own service (``action_report``: one UPDATE, the result handlers) and answers
+as the view does. What it cannot answer with 200 (an unknown or final action, a bad body, a database
+error) goes on to the view, which gives the 4xx or 503 with its reason.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
+from django.db import DatabaseError
 from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 
@@ -38,13 +44,22 @@ from entryway.core import metrics
 from entryway.core.middleware import request_id_for
 from entryway.deviceapi import devicecache, gate
 from entryway.deviceapi.autop import decode_file, file_key, version_key
-from entryway.deviceapi.protocol import _basic_credentials_from_header, _mac_or_none, parse_checkin
+from entryway.deviceapi.protocol import (
+    MAX_ID,
+    _basic_credentials_from_header,
+    _mac_or_none,
+    parse_checkin,
+    parse_result,
+    result_answer,
+)
+from entryway.deviceapi.services import action_report
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 4096  # a check-in report is a few dozen bytes; anything larger takes the full path
 _ROUTE = metrics.CHECKIN_ROUTE
 AUTOP_ROUTE = "deviceapi:autop_file"
+RESULT_ROUTE = "deviceapi:action_result"
 _headers_by_scheme: dict[tuple, list[tuple[str, str]]] = {}
 
 
@@ -203,3 +218,57 @@ def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes]
         environ[gate.GATE_ENVIRON_KEY] = ran
         return None
     return _answer(environ, AUTOP_ROUTE, start, "text/plain; charset=utf-8", content.encode())
+
+
+def action_result(environ, path: str, action_id: int) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """(status, headers, body) for a device's result report recorded here, or None for Django."""
+    if (environ.get("REQUEST_METHOD") != "POST" or getattr(cache, "run_script", None) is None
+            or action_id > MAX_ID or _redirected(environ, path)):
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if length > MAX_BODY:
+        return None
+    start = time.perf_counter()
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    if b"\x00" in body or b"\\u0000" in body:
+        _hand_on(environ, body)
+        return None
+    credentials = _basic_credentials_from_header(environ.get("HTTP_AUTHORIZATION", ""))
+    mac = _mac_or_none(credentials[0]) if credentials else None
+    if mac is None:
+        _hand_on(environ, body)
+        return None
+    ran = gate.run_gate(environ, path, mac)
+    answer = ran[0]
+    entry = cache.decode(answer[1]) if answer[0] == 0 else None
+    if (not isinstance(entry, devicecache.Entry)
+            or not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
+        _hand_on(environ, body, ran)
+        return None
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except (UnicodeDecodeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        _hand_on(environ, body, ran)
+        return None
+    status, stage, detail, errors = parse_result(data)
+    if errors:
+        _hand_on(environ, body, ran)
+        return None
+    # As within a request: the database connection is checked before and released after.
+    request_started.send(sender=__name__, environ=None)
+    try:
+        action = action_report(action_id=action_id, device_id=entry.id, status=status, stage=stage, detail=detail)
+    except DatabaseError:
+        logger.warning("recording a result before Django failed; the view answers", exc_info=True)
+        action = None
+    finally:
+        request_finished.send(sender=__name__)
+    if action is None:  # unknown, already final, or the database failed: the view says which
+        _hand_on(environ, body, ran)
+        return None
+    return _answer(environ, RESULT_ROUTE, start, "application/json", json.dumps(result_answer(action)).encode())

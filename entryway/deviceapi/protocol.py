@@ -186,16 +186,17 @@ def checkin(request):
     return _checkin_answer(answer)
 
 
+MAX_ID = 2**63 - 1  # the largest id the database holds
 RESULT_STATUSES = (ActionStatus.PROCEEDING, ActionStatus.SUCCESS, ActionStatus.FAILURE)
 
 
 @csrf_exempt
 @require_POST
 def action_result(request, action_id: int):
-    # The device's cache entry proves its credentials as for a check-in, while its config version is still
-    # cached: any change of the device row (a new secret, a new MAC) drops the version. Else the database.
-    entry, _generation, _mac, version = _cached_device(request, extra=version_key)
-    if entry is not None and version is not None:
+    # The device's cache entry proves its credentials as for a check-in (it is dropped when the device gets
+    # a new MAC or secret, or is deleted). Else the database.
+    entry, _generation, _mac, _version = _cached_device(request)
+    if entry is not None:
         device_id = entry.id
     else:
         device = authenticate_device(request, fields=("id", "mac", "installer_id", "device_secret"))
@@ -205,21 +206,29 @@ def action_result(request, action_id: int):
     data, problem = _json_body(request)
     if data is None:
         return _error(400, problem)
-    errors: list[str] = []
-    status = data.get("status")
-    if status not in RESULT_STATUSES:
-        errors.append("'status' must be one of: proceeding, success, failure.")
-    stage = _string(data, "stage", 32, errors) or ""
-    detail = _string(data, "detail", 2000, errors) or ""
+    status, stage, detail, errors = parse_result(data)
     if errors:
         return _error(400, " ".join(errors))
+    if action_id > MAX_ID:
+        return _error(404, "No such action for this device.")
     action = action_report(action_id=action_id, device_id=device_id, status=status, stage=stage, detail=detail)
     if action is None:
         current = DeviceAction.objects.filter(pk=action_id, device_id=device_id).values_list("status", flat=True).first()
         if current is None:
             return _error(404, "No such action for this device.")
         return _error(409, f"The action is already final ({current}); nothing changed.", status=current)
-    return JsonResponse(result_answer(action))
+    return _checkin_answer(result_answer(action))
+
+
+def parse_result(data: dict) -> tuple[str, str, str, list[str]]:
+    """(status, stage, detail, errors) of a result report's body."""
+    errors: list[str] = []
+    status = data.get("status")
+    if status not in RESULT_STATUSES:
+        errors.append("'status' must be one of: proceeding, success, failure.")
+    stage = _string(data, "stage", 32, errors) or ""
+    detail = _string(data, "detail", 2000, errors) or ""
+    return status, stage, detail, errors
 
 
 def result_answer(action) -> dict:

@@ -26,6 +26,7 @@ from entryway.deviceapi.autop import (
     autop_errors,
     autop_lines,
     config_version,
+    file_from_base,
     forget_files,
     forget_versions,
     normalise_commands,
@@ -220,7 +221,11 @@ def actions_expire(*, now: datetime.datetime | None = None) -> int:
 
 def _run_handlers(action: DeviceAction) -> None:
     if action.kind in FILE_KINDS and action.status in FINAL_STATUSES:
-        forget_files([action.device_id])  # the file no longer carries it
+        device_id = action.device_id
+        forget_files([device_id])  # the file no longer carries it
+        # The device fetches its file right after (it restarts after an upgrade): made now from the cached
+        # base, after commit, the AutoP request is answered from the cache before Django.
+        transaction.on_commit(lambda: file_from_base(device_id))
     for handler in _RESULT_HANDLERS.get(action.kind, []):
         handler(action)
 

@@ -97,13 +97,13 @@ def with_device_routes(application):
     def dispatch(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if match(path):
-            # An idle check-in or a cached AutoP file is answered before Django (fastpath).
+            # An idle check-in, a cached AutoP file or a known device's result is answered before Django.
             if path == CHECKIN_PATH:
                 answered = fastpath.idle_checkin(environ)
             elif path.startswith("/autop/"):
                 answered = fastpath.cached_autop(environ, path)
             else:
-                answered = None
+                answered = fastpath.action_result(environ, path, int(path.split("/")[4]))
             if answered is not None:
                 status, headers, body = answered
                 start_response(status, headers)

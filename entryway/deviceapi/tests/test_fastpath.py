@@ -223,3 +223,78 @@ def test_old_hardware_is_refused_once_the_device_has_a_new_mac(app, device, inst
     assert _checkin(app, old)["status"] == 401
     leaked = _autop(app, old)
     assert leaked["status"] in (401, 404) and new.device_secret.encode() not in leaked["body"]
+
+
+def _result(app, device, action_id, body, secret=None):
+    return _call(app, "POST", f"/device/v1/actions/{action_id}/result",
+                 auth=f"{device.mac}:{secret or device.device_secret}", body=json.dumps(body).encode())
+
+
+def _served_results(monkeypatch):
+    seen = []
+    original = fastpath.action_result
+
+    def spy(environ, path, action_id):
+        answer = original(environ, path, action_id)
+        seen.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(fastpath, "action_result", spy)
+    return seen
+
+
+def test_a_known_device_s_result_is_recorded_before_django_like_django_does(app, device, installer, monkeypatch,
+                                                                          settings):
+    from entryway.deviceapi.models import DeviceAction
+
+    seen = _served_results(monkeypatch)
+    first = action_create(device=device, kind="reboot", acting_user=installer)
+    second = action_create(device=device, kind="reboot", acting_user=installer)
+    by_django = _result(app, device, first.pk, {"status": "success", "detail": "rebooting"})  # no entry yet
+    assert seen == [False] and by_django["status"] == 200
+    _checkin(app, device)  # caches the device's entry
+    with CaptureQueriesContext(connection) as queries:
+        fast = _result(app, device, second.pk, {"status": "proceeding", "stage": "installing", "detail": "50%"})
+    assert seen == [False, True] and fast["status"] == 200
+    assert json.loads(fast["body"]) == {"id": second.pk, "kind": "reboot", "status": "proceeding", "stage": "installing"}
+    assert {k: v for k, v in fast["headers"].items() if k not in VARYING} == {
+        k: v for k, v in by_django["headers"].items() if k not in VARYING}
+    assert not any(q["sql"].lstrip().upper().startswith("SELECT") for q in queries.captured_queries)
+    second.refresh_from_db()
+    assert (second.status, second.stage, second.detail) == ("proceeding", "installing", "50%")
+    before = metrics.REQUESTS.labels("POST", fastpath.RESULT_ROUTE, "200")._value.get()
+    assert _result(app, device, second.pk, {"status": "failure", "detail": "no"})["status"] == 200
+    assert metrics.REQUESTS.labels("POST", fastpath.RESULT_ROUTE, "200")._value.get() == before + 1
+    assert DeviceAction.objects.get(pk=second.pk).status == "failure"
+
+
+def test_results_the_fast_path_cannot_take_get_django_s_answer(app, device, installer, make_device, monkeypatch):
+    seen = _served_results(monkeypatch)
+    other = make_device(installer, location="Back gate")
+    mine = action_create(device=device, kind="reboot", acting_user=installer)
+    theirs = action_create(device=other, kind="reboot", acting_user=installer)
+    _checkin(app, device)
+    assert _result(app, device, mine.pk, {"status": "success"})["status"] == 200
+    again = _result(app, device, mine.pk, {"status": "failure"})  # already final
+    assert again["status"] == 409 and json.loads(again["body"])["status"] == "success"
+    assert _result(app, device, theirs.pk, {"status": "success"})["status"] == 404  # another device's action
+    assert _result(app, device, 2**63, {"status": "success"})["status"] == 404
+    assert _result(app, device, theirs.pk, {"status": "done"})["status"] == 400
+    assert _result(app, device, theirs.pk, {"status": "success"}, secret="wrong")["status"] == 401
+    assert seen == [True, False, False, False, False, False]
+    theirs.refresh_from_db()
+    assert theirs.status == "pending"
+
+
+def test_after_an_upgrade_s_success_the_file_is_cached_for_the_restart(app, device, installer, redis_cache,
+                                                                        django_capture_on_commit_callbacks):
+    from entryway.deviceapi.autop import cached_file, render_autop
+
+    _checkin(app, device)
+    assert _autop(app, device)["status"] == 200  # caches the file's base
+    upgrade = action_create(device=device, kind="upgrade", acting_user=installer,
+                            payload={"url": "https://cloud.example.com/f/x.rom", "version": "29.30.9.1"})
+    with django_capture_on_commit_callbacks(execute=True):  # the file is made once the report commits
+        assert _result(app, device, upgrade.pk, {"status": "success"})["status"] == 200
+    assert cached_file(device.pk) == render_autop(IntercomDevice.objects.get(pk=device.pk))
+    assert "Firmware.Url" not in cached_file(device.pk)
