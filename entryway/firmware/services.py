@@ -653,23 +653,26 @@ def upgrade_result_record(action: DeviceAction) -> None:
         UpgradeTarget.objects.filter(action_id=action.pk, state__in=before).update(
             state=state, detail=(action.detail or "")[:255])
         return
-    target = (UpgradeTarget.objects.filter(action_id=action.pk)
-              .values("pk", "state", "strategy_id", "device_id", "strategy__version").first())
-    if target is None or target["state"] in FINAL_TARGET_STATES:
+    state = _state_for(action, TargetState.WAITING)
+    if state not in FINAL_TARGET_STATES:
         return
-    state = _state_for(action, target["state"])
-    if state == target["state"]:
+    # One conditional UPDATE: a row already final is left as it is (a repeated or late report).
+    table = connection.ops.quote_name(UpgradeTarget._meta.db_table)
+    finals = list(FINAL_TARGET_STATES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, detail = %s, active = %s, finished_at = %s WHERE action_id = %s"
+            f" AND state NOT IN ({', '.join(['%s'] * len(finals))}) RETURNING strategy_id, device_id",
+            [state, (action.detail or "")[:255], False, connection.ops.adapt_datetimefield_value(timezone.now()),
+             action.pk, *finals])
+        row = cursor.fetchone()
+    if row is None:
         return
-    now = timezone.now()
-    changes = {"state": state, "detail": (action.detail or "")[:255]}
-    final = state in FINAL_TARGET_STATES
-    if final:
-        changes.update(active=False, finished_at=now)
-    UpgradeTarget.objects.filter(pk=target["pk"]).update(**changes)
-    if state == TargetState.SUCCEEDED and target["device_id"]:
-        IntercomDevice.objects.filter(pk=target["device_id"]).update(firmware_version=target["strategy__version"])
-    if final:
-        strategy_note_final(strategy_id=target["strategy_id"])
+    strategy_id, device_id = row
+    if state == TargetState.SUCCEEDED and device_id:
+        IntercomDevice.objects.filter(pk=device_id).update(
+            firmware_version=Subquery(UpdateStrategy.objects.filter(pk=strategy_id).values("version")[:1]))
+    strategy_note_final(strategy_id=strategy_id)
 
 
 # A strategy's threshold decisions in the middle of a wave, retried after a report that found the
