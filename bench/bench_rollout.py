@@ -58,6 +58,9 @@ def _setup_django() -> tuple[str, str, int]:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    from django.core.cache import cache
+
+    cache.clear()  # its own Redis database: nothing cached for the previous run's rows, whose ids repeat
     return url, var_dir, port
 
 

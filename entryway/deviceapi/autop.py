@@ -303,22 +303,23 @@ def version_epoch(device_id: int):
 _ANY_EPOCH = object()
 
 
-def config_version(device_id: int, *, loader=None) -> str:
+def config_version(device_id: int, *, loader=None, mac: str | None = None) -> str:
     """The cached hash of the device's AutoP file; computed only on a cache miss (one query while the
     file's base is cached, a few more when it is not)."""
     value = cache.get(version_key(device_id))
     if value is None:
-        value = version_of(current_file(device_id, loader=loader))
+        value = version_of(current_file(device_id, loader=loader, mac=mac))
     return value
 
 
-def current_file(device_id: int, *, loader=None) -> str:
+def current_file(device_id: int, *, loader=None, mac: str | None = None) -> str:
     """The device's file as it is now, cached with its version (``remember_version``).
 
     The base (``file_base``) is taken from the cache when there, else rendered from ``loader()`` (by
-    default the device read from the database) and cached with the file.
+    default the device read from the database) and cached with the file. With ``mac``, a cached base
+    made for another MAC (a database restored under a running cache) does not count.
     """
-    epoch, base = _epoch_and_base(device_id)
+    epoch, base = _epoch_and_base(device_id, mac)
     fresh_base = None
     if base is None:
         device = loader() if loader else _load(device_id)
@@ -326,16 +327,16 @@ def current_file(device_id: int, *, loader=None) -> str:
         if not (device.device_secret and device.mqtt_password):
             fresh_base = None  # the view gives it its credentials first: not a base to keep
     content = compose_file(base, open_file_actions(device_id))
-    remember_version(device_id, content, epoch=epoch, base=fresh_base)
+    remember_version(device_id, content, epoch=epoch, base=fresh_base, base_mac=device.mac if fresh_base else "")
     return content
 
 
-def file_from_base(device_id: int) -> str | None:
+def file_from_base(device_id: int, mac: str | None = None) -> str | None:
     """The device's file when its base is cached (one query, nothing rendered from the device row), else None.
 
     A cached base also says that the device row has not changed since it was cached.
     """
-    epoch, base = _epoch_and_base(device_id)
+    epoch, base = _epoch_and_base(device_id, mac)
     if base is None:
         return None
     content = compose_file(base, open_file_actions(device_id))
@@ -349,8 +350,9 @@ def _load(device_id: int):
     return IntercomDevice.objects.select_related("device_model", "owner", "installer").get(pk=device_id)
 
 
-def _epoch_and_base(device_id: int):
-    """(the version epoch, the cached base or None), in one round trip."""
+def _epoch_and_base(device_id: int, mac: str | None = None):
+    """(the version epoch, the cached base or None), in one round trip; with ``mac``, a base made for
+    another MAC is None."""
     import json
 
     from entryway.core.fields import decrypt
@@ -360,14 +362,15 @@ def _epoch_and_base(device_id: int):
     token, base = values.get(bk), None
     if isinstance(token, str):
         try:
-            head, tail = json.loads(decrypt(token))
-            base = (head, tail)
+            head, tail, made_for = json.loads(decrypt(token))
+            base = (head, tail) if mac is None or made_for == mac else None
         except (ValueError, TypeError):  # another key, or not ours: render it again
             base = None
     return values.get(ek), base
 
 
-def remember_version(device_id: int, content: str, *, epoch=_ANY_EPOCH, base: tuple[str, str] | None = None) -> str:
+def remember_version(device_id: int, content: str, *, epoch=_ANY_EPOCH, base: tuple[str, str] | None = None,
+                     base_mac: str = "") -> str:
     """Cache the file and its version together: the device's next AutoP request is served from the cache.
 
     The file holds the device's secrets, so the cache keeps it encrypted (as the database keeps them).
@@ -384,7 +387,7 @@ def remember_version(device_id: int, content: str, *, epoch=_ANY_EPOCH, base: tu
         return value
     values = {version_key(device_id): value, file_key(device_id): encrypt(content)}
     if base is not None:
-        values[base_key(device_id)] = encrypt(json.dumps(list(base)))
+        values[base_key(device_id)] = encrypt(json.dumps([*base, base_mac]))
     cache.set_many(values, CONFIG_VERSION_TTL)
     return value
 

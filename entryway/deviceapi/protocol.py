@@ -274,7 +274,7 @@ def autop_file(request, mac: str):
             # or only its open actions changed since (its base is cached): one query.
             content = decode_file(token)
             if content is None:
-                content = file_from_base(entry.id)
+                content = file_from_base(entry.id, mac)
             if content is not None:
                 return _autop_answer(content)
         own = authenticate_device(request, fields=("id", "mac", "device_secret"))
@@ -291,7 +291,7 @@ def autop_file(request, mac: str):
         return _text(404, "No configuration for this MAC address.")
     device_credentials_ensure(device=device)
     # Loaded again inside, after the version epoch is read: a change committed meanwhile is not cached.
-    return _autop_answer(current_file(device.pk))
+    return _autop_answer(current_file(device.pk, mac=device.mac))
 
 
 def _autop_answer(content: str) -> HttpResponse:

@@ -459,7 +459,7 @@ def device_checkin(*, device, report: dict, now: datetime.datetime | None = None
     return {
         "poll_interval": settings.DEVICE_POLL_INTERVAL,
         "server_time": now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "config_version": config_version(device.pk),
+        "config_version": config_version(device.pk, mac=device.mac),
         "actions": [{"id": a.pk, "kind": a.kind, "payload": a.payload} for a in actions],
     }
 

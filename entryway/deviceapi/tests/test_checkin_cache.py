@@ -248,3 +248,21 @@ def test_the_cached_base_is_encrypted(client, cached, device, device_headers):
     client.get(f"/autop/{device.mac}.cfg", headers=device_headers)
     token = cache.get(base_key(device.pk))
     assert isinstance(token, str) and device.device_secret not in token and "Config." not in token
+
+
+def test_a_base_made_for_another_mac_is_not_used(client, cached, device, device_headers, installer):
+    # A database restored under a running cache: the same id now names another device.
+    import json
+
+    from django.core.cache import cache
+
+    from entryway.core.fields import encrypt
+    from entryway.deviceapi.autop import CONFIG_VERSION_TTL, base_key
+
+    stranger = ["# another device\nConfig.Entryway.CLOUD.DeviceSecret = not-yours", "", "0C11DAFFFFFF"]
+    cache.set(base_key(device.pk), encrypt(json.dumps(stranger)), CONFIG_VERSION_TTL)
+    _upgrade(device, installer)  # drops the file, keeps the base
+    served = client.get(f"/autop/{device.mac}.cfg", headers=device_headers).content.decode()
+    assert "not-yours" not in served and served == render_autop(IntercomDevice.objects.get(pk=device.pk))
+    version = checkin(client, device_headers).json()["config_version"]
+    assert version == devicecache_version(device)
