@@ -451,10 +451,15 @@ def device_checkin(*, device, report: dict, now: datetime.datetime | None = None
         for field, value in updates.items():  # the caller's row as the database now has it
             setattr(device, field, value)
         if "ip_address" in updates:  # with IP call, the household's other AutoP files carry this address
-            from entryway.residents.choices import CallType
+            from django.db.models import Subquery
 
-            forget_versions(IntercomDevice.objects.filter(owner__devices=device.pk, owner__call_type=CallType.IP)
-                            .exclude(pk=device.pk).values_list("pk", flat=True))
+            from entryway.residents.choices import CallType
+            from entryway.residents.models import Resident
+
+            # The owner's call type first (one row), so that a large SIP-call household is not read at all.
+            ip_owner = Resident.objects.filter(devices=device.pk, call_type=CallType.IP).order_by().values("pk")[:1]
+            forget_versions(IntercomDevice.objects.filter(owner_id__in=Subquery(ip_owner)).exclude(pk=device.pk)
+                            .order_by().values_list("pk", flat=True))
 
     return {
         "poll_interval": settings.DEVICE_POLL_INTERVAL,
