@@ -110,6 +110,12 @@ def main() -> None:
         return data
 
     failures = 0
+    profile = None
+    if os.environ.get("BENCH_UPGRADE_PROFILE"):  # a cProfile of the walk, written to that file
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     with connection.execute_wrapper(counter):
         for mac, secret in list(secrets_by_mac.items())[:WALK]:
             auth = "Basic " + base64.b64encode(f"{mac}:{secret}".encode()).decode()
@@ -132,6 +138,9 @@ def main() -> None:
             report["uptime"] = 65
             step("idle", "POST", "/device/v1/checkin", auth, report)
 
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(os.environ["BENCH_UPGRADE_PROFILE"])
     n = min(WALK, len(secrets_by_mac)) - failures
     print(f"{'request':<40} {'CPU ms':>8} {'PG ms':>8} {'queries':>8}")
     totals = [0.0, 0.0, 0.0]

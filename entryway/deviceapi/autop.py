@@ -189,15 +189,27 @@ def file_base(device) -> tuple[str, str]:
 
 
 def open_file_actions(device_id: int) -> list:
-    """The device's open actions that appear in its file (AutoP and firmware upgrades), oldest first."""
+    """The device's open actions that appear in its file (AutoP and firmware upgrades), oldest first.
+
+    Read on every change of the file (an action opening or closing), so in SQL written once rather than
+    compiled by the ORM each time: instances with id, kind and payload.
+    """
+    from django.db import connection
+
     from entryway.deviceapi.models import DeviceAction
 
-    return list(
-        DeviceAction.objects.filter(device_id=device_id, kind__in=[ActionKind.AUTOP, ActionKind.UPGRADE],
-                                    status__in=OPEN_ACTION_STATUSES)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-        .order_by("created_at", "id").only("id", "kind", "payload")
-    )
+    table = connection.ops.quote_name(DeviceAction._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, kind, payload FROM {table} WHERE device_id = %s AND kind IN (%s, %s)"
+            " AND status IN (%s, %s, %s) AND (expires_at IS NULL OR expires_at > %s) ORDER BY created_at, id",
+            [device_id, ActionKind.AUTOP, ActionKind.UPGRADE, *OPEN_ACTION_STATUSES,
+             connection.ops.adapt_datetimefield_value(timezone.now())])
+        rows = cursor.fetchall()
+    payload = DeviceAction._meta.get_field("payload")
+    return [DeviceAction.from_db(connection.alias, ["id", "kind", "payload"],
+                                 [pk, kind, payload.from_db_value(value, None, connection)])
+            for pk, kind, value in rows]
 
 
 def compose_file(base: tuple[str, str], open_actions) -> str:
