@@ -131,11 +131,16 @@ def lookup(mac: str, *, extra: Callable[[int], str] | None = None, prefetch=None
     if extra is None:
         return entry, generation, None
     if extra_key != extra(entry.id):
-        if len(_known_ids) >= MAX_KNOWN_IDS:
-            _known_ids.clear()
-        _known_ids[mac] = entry.id
+        remember_id(mac, entry.id)
         value = cache.get(extra(entry.id))
     return entry, generation, value
+
+
+def remember_id(mac: str, device_id: int) -> None:
+    """This process now knows the MAC's device id (``known_key``)."""
+    if len(_known_ids) >= MAX_KNOWN_IDS:
+        _known_ids.clear()
+    _known_ids[mac] = device_id
 
 
 def store(mac: str, device, *, generation: int | None, quiet: bool, digest: bytes | None = None) -> None:

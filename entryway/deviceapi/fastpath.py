@@ -1,15 +1,17 @@
-"""Idle check-ins and cached AutoP files answered at the WSGI layer, before Django builds a request.
+"""Device check-ins, cached AutoP files and results answered at the WSGI layer, before Django builds a request.
 
 Almost every check-in of a fleet is idle (docs/device-protocol.md): same model, firmware and
 address, nothing waiting, the device row unchanged. ``entryway.deviceapi.protocol.checkin`` answers
 those from the cache without a query, but Django's request object, URL resolution, middleware and
-response object still cost more than the answer itself. ``idle_checkin(environ)`` answers exactly
+response object still cost more than the answer itself. ``checkin(environ)`` answers exactly
 those check-ins from the WSGI environ, with the same rules (the gate's rate limits and cache reads in
 one Redis round trip, the secret's digest, the action generation, the config version, the report
 unchanged, the Last Connected Time fresh or queued), the same JSON answer and the same headers
 (Django's SecurityMiddleware's, a request id, no-store), and counts the request in the same metrics.
+A check-in of a device known to the cache that is not idle (an action waiting, a changed report) is
+answered here too, by the view's own database path (``device_checkin``).
 
-Anything else returns None and the request goes on to the device routes' Django handler
+Anything else (an unknown device, a wrong secret, a bad body, a database error) returns None and the request goes on to the device routes' Django handler
 (entryway.deviceapi.wsgi) unchanged: its body is put back and the gate's answer is handed on
 (``gate.GATE_ENVIRON_KEY``), so no counter counts twice. Without a cache that runs scripts (the
 embedded default) nothing is answered here.
@@ -52,7 +54,7 @@ from entryway.deviceapi.protocol import (
     parse_result,
     result_answer,
 )
-from entryway.deviceapi.services import action_report
+from entryway.deviceapi.services import action_report, device_checkin
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +146,13 @@ def _hand_on(environ, body: bytes, ran=None) -> None:
         environ[gate.GATE_ENVIRON_KEY] = ran
 
 
-def idle_checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
-    """(status, headers, body) for an idle check-in, or None to let Django serve the request."""
+def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """(status, headers, body) for a check-in of a device known to the cache, or None to let Django serve it.
+
+    An idle check-in is answered from the cache alone. Any other check-in of a known device (an action
+    waiting, a changed report, the config version to compute) takes the view's database path
+    (``device_checkin``) here, as the view would with the same entry.
+    """
     if environ.get("REQUEST_METHOD") != "POST" or getattr(cache, "run_script", None) is None:
         return None
     if _redirected(environ, gate.CHECKIN_PATH):
@@ -168,15 +175,20 @@ def idle_checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         return None
     ran = gate.run_gate(environ, gate.CHECKIN_PATH, mac)
     answer, extra_key = ran
-    if answer[0] != 0 or extra_key is None or answer[3] is None:
+    if answer[0] != 0:
         _hand_on(environ, body, ran)
         return None
     decode = cache.decode
-    entry, generation, version = decode(answer[1]), decode(answer[2]), decode(answer[3])
-    if (not isinstance(entry, devicecache.Entry) or not entry.quiet or extra_key != version_key(entry.id)
+    entry, generation = decode(answer[1]), decode(answer[2])
+    if (not isinstance(entry, devicecache.Entry)
             or not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
         _hand_on(environ, body, ran)
         return None
+    if extra_key == version_key(entry.id):
+        version = decode(answer[3]) if answer[3] is not None else None
+    else:  # the first time this process sees the device: its version in a second round trip
+        devicecache.remember_id(mac, entry.id)
+        version = cache.get(version_key(entry.id))
     try:
         data = json.loads(body) if body.strip() else {}
     except (UnicodeDecodeError, ValueError):
@@ -185,11 +197,27 @@ def idle_checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         _hand_on(environ, body, ran)
         return None
     report, errors = parse_checkin(data)
-    if errors or not devicecache.idle(entry, generation, report, mac, flush=_flush_seen):
+    if errors:
         _hand_on(environ, body, ran)
         return None
-    payload = json.dumps(devicecache.idle_answer(version)).encode()
-    return _answer(environ, _ROUTE, start, "application/json", payload)
+    if version is not None and devicecache.idle(entry, generation, report, mac, flush=_flush_seen):
+        payload = json.dumps(devicecache.idle_answer(version)).encode()
+        return _answer(environ, _ROUTE, start, "application/json", payload)
+    # Something to do: the database path, as within a request (the connection checked before, released after).
+    request_started.send(sender=__name__, environ=None)
+    try:
+        device = devicecache.device_from(entry, mac)
+        reply = device_checkin(device=device, report=report)
+        devicecache.store(mac, device, generation=generation, quiet=not reply["actions"], digest=entry.digest)
+    except DatabaseError:
+        logger.warning("a check-in before Django failed; the view answers", exc_info=True)
+        reply = None
+    finally:
+        request_finished.send(sender=__name__)
+    if reply is None:
+        _hand_on(environ, body, ran)
+        return None
+    return _answer(environ, _ROUTE, start, "application/json", json.dumps(reply).encode())
 
 
 def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes] | None:

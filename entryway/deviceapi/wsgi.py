@@ -99,7 +99,7 @@ def with_device_routes(application):
         if match(path):
             # An idle check-in, a cached AutoP file or a known device's result is answered before Django.
             if path == CHECKIN_PATH:
-                answered = fastpath.idle_checkin(environ)
+                answered = fastpath.checkin(environ)
             elif path.startswith("/autop/"):
                 answered = fastpath.cached_autop(environ, path)
             else:

@@ -37,14 +37,14 @@ def _checkin(app, device, body=REPORT, secret=None):
 def _served_fast(monkeypatch):
     """Records whether each check-in was answered by the fast path."""
     seen = []
-    original = fastpath.idle_checkin
+    original = fastpath.checkin
 
     def spy(environ):
         answer = original(environ)
         seen.append(answer is not None)
         return answer
 
-    monkeypatch.setattr(fastpath, "idle_checkin", spy)
+    monkeypatch.setattr(fastpath, "checkin", spy)
     return seen
 
 
@@ -75,13 +75,23 @@ def test_fast_answers_are_counted_in_the_metrics(app, device):
     assert metrics.REQUESTS.labels("POST", metrics.CHECKIN_ROUTE, "200")._value.get() == requests + 1
 
 
-def test_a_waiting_action_is_handed_on_to_django(app, device, installer):
-    _checkin(app, device)
-    _checkin(app, device)
+def test_a_known_device_s_waiting_action_is_delivered_before_django(app, device, installer, monkeypatch):
+    from entryway.deviceapi.models import DeviceAction
+
+    seen = _served_fast(monkeypatch)
+    _checkin(app, device)  # first contact: Django's database path
     reboot = action_create(device=device, kind="reboot", acting_user=installer)
     answer = _checkin(app, device)
-    assert answer["status"] == 200
+    assert answer["status"] == 200 and seen == [False, True]
     assert [a["id"] for a in json.loads(answer["body"])["actions"]] == [reboot.pk]
+    assert DeviceAction.objects.get(pk=reboot.pk).status == "sent"
+    again = _checkin(app, device)  # sent, not yet done: given again
+    assert [a["id"] for a in json.loads(again["body"])["actions"]] == [reboot.pk] and seen[-1] is True
+    assert _result(app, device, reboot.pk, {"status": "success"})["status"] == 200
+    assert json.loads(_checkin(app, device)["body"])["actions"] == []
+    with CaptureQueriesContext(connection) as queries:  # nothing waiting any more: the cache alone
+        idle = _checkin(app, device)
+    assert json.loads(idle["body"])["actions"] == [] and len(queries) == 0
 
 
 def test_a_changed_report_reaches_the_database_with_its_body(app, device):
@@ -132,7 +142,7 @@ def test_without_a_script_cache_nothing_is_answered_here(device, settings):
     # The embedded default (file or local-memory cache): every check-in is Django's.
     environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "2", "HTTP_AUTHORIZATION": basic(
         device.mac, device.device_secret)["Authorization"]}
-    assert fastpath.idle_checkin(environ) is None
+    assert fastpath.checkin(environ) is None
 
 
 # --- AutoP files -------------------------------------------------------------------------------------
