@@ -17,9 +17,9 @@ Anything else (an unknown device, a wrong secret, a bad body, a database error) 
 embedded default) nothing is answered here.
 
 ``cached_autop(environ)`` does the same for ``GET /autop/<MAC>.cfg`` with the device's own
-credentials when its file is cached (entryway.deviceapi.autop.remember_version), as the AutoP view
-would answer it: the gate (including the per-address AutoP limit), the secret's digest, the file
-decrypted.
+credentials, as the AutoP view would answer it: the gate (including the per-address AutoP limit),
+the secret's digest, the file decrypted when cached (entryway.deviceapi.autop.remember_version),
+else composed from its cached base or made from the database as the view makes it.
 
 ``action_result(environ, path)`` records ``POST /device/v1/actions/<id>/result`` from a device known to
 the cache with the view's own service (``action_report``: one UPDATE, the result handlers) and answers
@@ -45,16 +45,17 @@ from django.middleware.security import SecurityMiddleware
 from entryway.core import metrics
 from entryway.core.middleware import request_id_for
 from entryway.deviceapi import devicecache, gate
-from entryway.deviceapi.autop import decode_file, file_key, version_key
+from entryway.deviceapi.autop import current_file, decode_file, file_from_base, file_key, version_key
 from entryway.deviceapi.protocol import (
     MAX_ID,
     _basic_credentials_from_header,
     _mac_or_none,
+    device_for_credentials,
     parse_checkin,
     parse_result,
     result_answer,
 )
-from entryway.deviceapi.services import action_report, device_checkin
+from entryway.deviceapi.services import action_report, device_checkin, device_credentials_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -180,35 +181,38 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         return None
     decode = cache.decode
     entry, generation = decode(answer[1]), decode(answer[2])
-    if (not isinstance(entry, devicecache.Entry)
-            or not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
-        _hand_on(environ, body, ran)
-        return None
-    if extra_key == version_key(entry.id):
-        version = decode(answer[3]) if answer[3] is not None else None
-    else:  # the first time this process sees the device: its version in a second round trip
-        devicecache.remember_id(mac, entry.id)
-        version = cache.get(version_key(entry.id))
+    if (isinstance(entry, devicecache.Entry)
+            and not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
+        entry = None  # a new secret, or a wrong one: the database decides
     try:
         data = json.loads(body) if body.strip() else {}
     except (UnicodeDecodeError, ValueError):
         data = None
-    if not isinstance(data, dict):
-        _hand_on(environ, body, ran)
-        return None
-    report, errors = parse_checkin(data)
+    report, errors = parse_checkin(data) if isinstance(data, dict) else ({}, ["not an object"])
     if errors:
         _hand_on(environ, body, ran)
         return None
-    if version is not None and devicecache.idle(entry, generation, report, mac, flush=_flush_seen):
-        payload = json.dumps(devicecache.idle_answer(version)).encode()
-        return _answer(environ, _ROUTE, start, "application/json", payload)
-    # Something to do: the database path, as within a request (the connection checked before, released after).
+    if isinstance(entry, devicecache.Entry):
+        if extra_key == version_key(entry.id):
+            version = decode(answer[3]) if answer[3] is not None else None
+        else:  # the first time this process sees the device: its version in a second round trip
+            devicecache.remember_id(mac, entry.id)
+            version = cache.get(version_key(entry.id))
+        if version is not None and devicecache.idle(entry, generation, report, mac, flush=_flush_seen):
+            payload = json.dumps(devicecache.idle_answer(version)).encode()
+            return _answer(environ, _ROUTE, start, "application/json", payload)
+    # Something to do, or a device not in the cache: the view's database path, as within a request (the
+    # connection checked before, released after). Credentials the database refuses go on to the view (401).
     request_started.send(sender=__name__, environ=None)
     try:
-        device = devicecache.device_from(entry, mac)
-        reply = device_checkin(device=device, report=report)
-        devicecache.store(mac, device, generation=generation, quiet=not reply["actions"], digest=entry.digest)
+        if isinstance(entry, devicecache.Entry):
+            device, digest = devicecache.device_from(entry, mac), entry.digest
+        else:
+            device, digest = device_for_credentials(*credentials), None
+        reply = None
+        if device is not None:
+            reply = device_checkin(device=device, report=report)
+            devicecache.store(mac, device, generation=generation, quiet=not reply["actions"], digest=digest)
     except DatabaseError:
         logger.warning("a check-in before Django failed; the view answers", exc_info=True)
         reply = None
@@ -221,7 +225,12 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
 
 
 def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes] | None:
-    """(status, headers, body) for a device fetching its own cached AutoP file, or None for Django."""
+    """(status, headers, body) for a device fetching its own AutoP file, or None for Django.
+
+    From the cache when the file is there (no query); else composed from the file's cached base (one
+    query) for a device known to the cache, or made as the view makes it for a device the database
+    knows. Installer credentials, another device's file, refused credentials and errors go to the view.
+    """
     if environ.get("REQUEST_METHOD") != "GET" or getattr(cache, "run_script", None) is None:
         return None
     if _redirected(environ, path):
@@ -233,19 +242,45 @@ def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes]
         return None  # installer credentials, another device's file, a malformed MAC: the view decides
     ran = gate.run_gate(environ, path, mac)
     answer, extra_key = ran
-    if answer[0] != 0 or extra_key is None or answer[3] is None:
+    if answer[0] != 0:
         environ[gate.GATE_ENVIRON_KEY] = ran
         return None
     decode = cache.decode
     entry = decode(answer[1])
+    if (not isinstance(entry, devicecache.Entry)
+            or not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
+        entry = None
     content = None
-    if (isinstance(entry, devicecache.Entry) and extra_key == file_key(entry.id)
-            and hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
+    if entry is not None and extra_key == file_key(entry.id) and answer[3] is not None:
         content = decode_file(decode(answer[3]))
+    if content is None:
+        content = _autop_from_database(entry, mac, credentials)
     if content is None:
         environ[gate.GATE_ENVIRON_KEY] = ran
         return None
     return _answer(environ, AUTOP_ROUTE, start, "text/plain; charset=utf-8", content.encode())
+
+
+def _autop_from_database(entry, mac: str, credentials: tuple[str, str]) -> str | None:
+    """The device's file when it is not cached, as the AutoP view makes it; None for the view to answer."""
+    request_started.send(sender=__name__, environ=None)
+    try:
+        if entry is not None:
+            devicecache.remember_id(mac, entry.id)
+            content = file_from_base(entry.id, mac)
+            if content is not None:
+                return content
+        device = device_for_credentials(*credentials, fields=("id", "mac", "installer_id", "device_secret",
+                                                              "mqtt_password"))
+        if device is None:
+            return None
+        device_credentials_ensure(device=device)
+        return current_file(device.pk, mac=device.mac)
+    except DatabaseError:
+        logger.warning("an AutoP file before Django failed; the view answers", exc_info=True)
+        return None
+    finally:
+        request_finished.send(sender=__name__)
 
 
 def action_result(environ, path: str, action_id: int) -> tuple[str, list[tuple[str, str]], bytes] | None:

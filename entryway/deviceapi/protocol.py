@@ -68,12 +68,14 @@ def _mac_or_none(raw: str) -> str | None:
 
 def authenticate_device(request, fields=CHECKIN_FIELDS):
     """The device whose MAC and secret are in the Basic credentials, or None. One indexed query."""
+    credentials = _basic_credentials(request)
+    return None if credentials is None else device_for_credentials(*credentials, fields=fields)
+
+
+def device_for_credentials(user: str, password: str, fields=CHECKIN_FIELDS):
+    """The device with this MAC (user name) and secret (password), or None. One indexed query."""
     from entryway.devices.models import IntercomDevice
 
-    credentials = _basic_credentials(request)
-    if credentials is None:
-        return None
-    user, password = credentials
     mac = _mac_or_none(user)
     device = IntercomDevice.objects.only(*fields).filter(mac=mac).first() if mac else None
     secret = device.device_secret if device is not None and device.device_secret else _DUMMY_SECRET

@@ -75,14 +75,14 @@ def test_fast_answers_are_counted_in_the_metrics(app, device):
     assert metrics.REQUESTS.labels("POST", metrics.CHECKIN_ROUTE, "200")._value.get() == requests + 1
 
 
-def test_a_known_device_s_waiting_action_is_delivered_before_django(app, device, installer, monkeypatch):
+def test_a_waiting_action_is_delivered_before_django(app, device, installer, monkeypatch):
     from entryway.deviceapi.models import DeviceAction
 
     seen = _served_fast(monkeypatch)
-    _checkin(app, device)  # first contact: Django's database path
+    _checkin(app, device)  # first contact: the database path, before Django too
     reboot = action_create(device=device, kind="reboot", acting_user=installer)
     answer = _checkin(app, device)
-    assert answer["status"] == 200 and seen == [False, True]
+    assert answer["status"] == 200 and seen == [True, True]
     assert [a["id"] for a in json.loads(answer["body"])["actions"]] == [reboot.pk]
     assert DeviceAction.objects.get(pk=reboot.pk).status == "sent"
     again = _checkin(app, device)  # sent, not yet done: given again
@@ -153,18 +153,41 @@ def _autop(app, device, secret=None, mac=None):
 
 
 def test_cached_autop_file_is_answered_before_django_like_django_does(app, device, monkeypatch):
+    calls, django_only = [], [True]
+    original = fastpath.cached_autop
+
+    def spy(environ, path):
+        calls.append(None if django_only[0] else original(environ, path))
+        return calls[-1]
+
+    monkeypatch.setattr(fastpath, "cached_autop", spy)
+    _checkin(app, device)  # caches the device's entry
+    by_django = _autop(app, device)  # the view renders and caches the file
+    django_only[0] = False
+    with CaptureQueriesContext(connection) as queries:
+        second = _autop(app, device)
+    assert len(queries) == 0 and calls[-1] is not None and calls[0] is None
+    assert second["status"] == 200 and second["body"] == by_django["body"] and b"Config." in second["body"]
+    assert {k: v for k, v in second["headers"].items() if k not in VARYING} == {
+        k: v for k, v in by_django["headers"].items() if k not in VARYING}
+
+
+def test_an_autop_file_not_cached_is_made_before_django(app, device, installer, monkeypatch):
+    from entryway.deviceapi.autop import render_autop
+
     calls = []
     original = fastpath.cached_autop
     monkeypatch.setattr(fastpath, "cached_autop",
                         lambda environ, path: calls.append(original(environ, path)) or calls[-1])
-    _checkin(app, device)  # caches the device's entry
-    first = _autop(app, device)  # renders and caches the file
-    with CaptureQueriesContext(connection) as queries:
+    first = _autop(app, device)  # nothing cached: the device from the database, the file rendered
+    assert first["status"] == 200 and calls[-1] is not None
+    assert first["body"].decode() == render_autop(IntercomDevice.objects.get(pk=device.pk))
+    _checkin(app, device)
+    action_create(device=device, kind="autop", acting_user=installer, payload={"lines": ["Config.A.B.C = 1"]})
+    with CaptureQueriesContext(connection) as queries:  # the file changed, its base did not: one query
         second = _autop(app, device)
-    assert len(queries) == 0 and calls[-1] is not None and calls[0] is None
-    assert second["status"] == 200 and second["body"] == first["body"] and b"Config." in second["body"]
-    assert {k: v for k, v in second["headers"].items() if k not in VARYING} == {
-        k: v for k, v in first["headers"].items() if k not in VARYING}
+    assert len(queries) == 1 and calls[-1] is not None and b"Config.A.B.C = 1" in second["body"]
+    assert _autop(app, device, secret="not-the-secret")["status"] == 401 and calls[-1] is None
 
 
 def test_autop_with_a_wrong_secret_or_for_another_device_goes_to_django(app, device, make_device, installer):
@@ -308,3 +331,17 @@ def test_after_an_upgrade_s_success_the_file_is_cached_for_the_restart(app, devi
         assert _result(app, device, upgrade.pk, {"status": "success"})["status"] == 200
     assert cached_file(device.pk) == render_autop(IntercomDevice.objects.get(pk=device.pk))
     assert "Firmware.Url" not in cached_file(device.pk)
+
+
+def test_a_device_not_in_the_cache_is_checked_against_the_database_before_django(app, device, redis_cache,
+                                                                              monkeypatch):
+    seen = _served_fast(monkeypatch)
+    wrong = _checkin(app, device, secret="not-the-secret")  # nothing cached: refused by the database
+    assert wrong["status"] == 401 and seen == [False]
+    assert redis_cache.get("rl:device-401:127.0.0.1") == 1
+    right = _checkin(app, device)
+    assert right["status"] == 200 and seen == [False, True]
+    assert IntercomDevice.objects.get(pk=device.pk).last_seen_at is not None
+    unknown = _call(app, "POST", "/device/v1/checkin", auth=f"0C11DAFFFF99:{device.device_secret}",
+                    body=json.dumps(REPORT).encode())
+    assert unknown["status"] == 401 and seen[-1] is False
