@@ -213,6 +213,7 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         if device is not None:
             reply = device_checkin(device=device, report=report)
             devicecache.store(mac, device, generation=generation, quiet=not reply["actions"], digest=digest)
+            devicecache.remember_id(mac, device.pk)
     except DatabaseError:
         logger.warning("a check-in before Django failed; the view answers", exc_info=True)
         reply = None
@@ -251,8 +252,12 @@ def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes]
             or not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
         entry = None
     content = None
-    if entry is not None and extra_key == file_key(entry.id) and answer[3] is not None:
-        content = decode_file(decode(answer[3]))
+    if entry is not None:
+        if extra_key == file_key(entry.id):
+            content = decode_file(decode(answer[3])) if answer[3] is not None else None
+        else:  # the first time this process sees the device: its file in a second round trip
+            devicecache.remember_id(mac, entry.id)
+            content = decode_file(cache.get(file_key(entry.id)))
     if content is None:
         content = _autop_from_database(entry, mac, credentials)
     if content is None:
@@ -266,7 +271,6 @@ def _autop_from_database(entry, mac: str, credentials: tuple[str, str]) -> str |
     request_started.send(sender=__name__, environ=None)
     try:
         if entry is not None:
-            devicecache.remember_id(mac, entry.id)
             content = file_from_base(entry.id, mac)
             if content is not None:
                 return content
