@@ -1,4 +1,4 @@
-"""Device check-ins, cached AutoP files and results answered at the WSGI layer, before Django builds a request.
+"""Device check-ins, AutoP files and results answered at the WSGI layer, before Django builds a request.
 
 Almost every check-in of a fleet is idle (docs/device-protocol.md): same model, firmware and
 address, nothing waiting, the device row unchanged. ``entryway.deviceapi.protocol.checkin`` answers
@@ -8,11 +8,12 @@ those check-ins from the WSGI environ, with the same rules (the gate's rate limi
 one Redis round trip, the secret's digest, the action generation, the config version, the report
 unchanged, the Last Connected Time fresh or queued), the same JSON answer and the same headers
 (Django's SecurityMiddleware's, a request id, no-store), and counts the request in the same metrics.
-A check-in of a device known to the cache that is not idle (an action waiting, a changed report) is
-answered here too, by the view's own database path (``device_checkin``).
+Any other check-in (an action waiting, a changed report, a device not in the cache) is answered
+here too, by the view's own database path (``device_checkin``).
 
-Anything else (an unknown device, a wrong secret, a bad body, a database error) returns None and the request goes on to the device routes' Django handler
-(entryway.deviceapi.wsgi) unchanged: its body is put back and the gate's answer is handed on
+What cannot be answered with 200 (refused credentials, a bad body, a database error) returns None
+and the request goes on to the device routes' Django handler (entryway.deviceapi.wsgi) unchanged: its
+body is put back and the gate's answer is handed on
 (``gate.GATE_ENVIRON_KEY``), so no counter counts twice. Without a cache that runs scripts (the
 embedded default) nothing is answered here.
 
@@ -147,16 +148,25 @@ def _hand_on(environ, body: bytes, ran=None) -> None:
         environ[gate.GATE_ENVIRON_KEY] = ran
 
 
-def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
-    """(status, headers, body) for a check-in of a device known to the cache, or None to let Django serve it.
-
-    An idle check-in is answered from the cache alone. Any other check-in of a known device (an action
-    waiting, a changed report, the config version to compute) takes the view's database path
-    (``device_checkin``) here, as the view would with the same entry.
-    """
-    if environ.get("REQUEST_METHOD") != "POST" or getattr(cache, "run_script", None) is None:
+def _in_request(work, what: str):
+    """``work()`` as within a request: the database connection is checked (a broken or expired one
+    replaced) before and released after, as Django's handler does. None when the database fails (the
+    view then answers, with its 503)."""
+    request_started.send(sender=__name__, environ=None)
+    try:
+        return work()
+    except DatabaseError:
+        logger.warning("%s before Django failed; the view answers", what, exc_info=True)
         return None
-    if _redirected(environ, gate.CHECKIN_PATH):
+    finally:
+        request_finished.send(sender=__name__)
+
+
+def _posted(environ, path: str):
+    """(start, body, credentials, MAC, the gate's answer, its extra key, the JSON body) of a device's POST,
+    or None when the view is to serve it (the body put back, the gate's answer handed on)."""
+    if (environ.get("REQUEST_METHOD") != "POST" or getattr(cache, "run_script", None) is None
+            or _redirected(environ, path)):
         return None
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -166,33 +176,50 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         return None
     start = time.perf_counter()
     body = environ["wsgi.input"].read(length) if length > 0 else b""
-    if b"\x00" in body or b"\\u0000" in body:
-        _hand_on(environ, body)
-        return None
     credentials = _basic_credentials_from_header(environ.get("HTTP_AUTHORIZATION", ""))
     mac = _mac_or_none(credentials[0]) if credentials else None
-    if mac is None:
+    if b"\x00" in body or b"\\u0000" in body or mac is None:
         _hand_on(environ, body)
         return None
-    ran = gate.run_gate(environ, gate.CHECKIN_PATH, mac)
+    ran = gate.run_gate(environ, path, mac)
     answer, extra_key = ran
-    if answer[0] != 0:
-        _hand_on(environ, body, ran)
-        return None
-    decode = cache.decode
-    entry, generation = decode(answer[1]), decode(answer[2])
-    if (isinstance(entry, devicecache.Entry)
-            and not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
-        entry = None  # a new secret, or a wrong one: the database decides
     try:
         data = json.loads(body) if body.strip() else {}
     except (UnicodeDecodeError, ValueError):
         data = None
-    report, errors = parse_checkin(data) if isinstance(data, dict) else ({}, ["not an object"])
+    if answer[0] != 0 or not isinstance(data, dict):
+        _hand_on(environ, body, ran)
+        return None
+    return start, body, credentials, mac, ran, data
+
+
+def _known_entry(answer: list, credentials: tuple[str, str]):
+    """The device's cache entry as the gate read it, when it proves these credentials; else None."""
+    entry = cache.decode(answer[1])
+    if (isinstance(entry, devicecache.Entry)
+            and hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
+        return entry
+    return None  # none, a new secret or a wrong one: the database decides
+
+
+def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """(status, headers, body) for a check-in, or None to let Django serve it.
+
+    An idle check-in of a device known to the cache is answered from the cache alone. Any other
+    check-in (an action waiting, a changed report, a device not in the cache) takes the view's database
+    path (``device_checkin``) here; credentials the database refuses go on to the view (401).
+    """
+    posted = _posted(environ, gate.CHECKIN_PATH)
+    if posted is None:
+        return None
+    start, body, credentials, mac, ran, data = posted
+    (answer, extra_key), decode = ran, cache.decode
+    report, errors = parse_checkin(data)
     if errors:
         _hand_on(environ, body, ran)
         return None
-    if isinstance(entry, devicecache.Entry):
+    entry, generation = _known_entry(answer, credentials), decode(answer[2])
+    if entry is not None:
         if extra_key == version_key(entry.id):
             version = decode(answer[3]) if answer[3] is not None else None
         else:  # the first time this process sees the device: its version in a second round trip
@@ -201,24 +228,20 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         if version is not None and devicecache.idle(entry, generation, report, mac, flush=_flush_seen):
             payload = json.dumps(devicecache.idle_answer(version)).encode()
             return _answer(environ, _ROUTE, start, "application/json", payload)
-    # Something to do, or a device not in the cache: the view's database path, as within a request (the
-    # connection checked before, released after). Credentials the database refuses go on to the view (401).
-    request_started.send(sender=__name__, environ=None)
-    try:
-        if isinstance(entry, devicecache.Entry):
+
+    def database_path():
+        if entry is not None:
             device, digest = devicecache.device_from(entry, mac), entry.digest
         else:
             device, digest = device_for_credentials(*credentials), None
-        reply = None
-        if device is not None:
-            reply = device_checkin(device=device, report=report)
-            devicecache.store(mac, device, generation=generation, quiet=not reply["actions"], digest=digest)
-            devicecache.remember_id(mac, device.pk)
-    except DatabaseError:
-        logger.warning("a check-in before Django failed; the view answers", exc_info=True)
-        reply = None
-    finally:
-        request_finished.send(sender=__name__)
+        if device is None:
+            return None
+        reply = device_checkin(device=device, report=report)
+        devicecache.store(mac, device, generation=generation, quiet=not reply["actions"], digest=digest)
+        devicecache.remember_id(mac, device.pk)
+        return reply
+
+    reply = _in_request(database_path, "a check-in")
     if reply is None:
         _hand_on(environ, body, ran)
         return None
@@ -247,10 +270,7 @@ def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes]
         environ[gate.GATE_ENVIRON_KEY] = ran
         return None
     decode = cache.decode
-    entry = decode(answer[1])
-    if (not isinstance(entry, devicecache.Entry)
-            or not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
-        entry = None
+    entry = _known_entry(answer, credentials)
     content = None
     if entry is not None:
         if extra_key == file_key(entry.id):
@@ -268,8 +288,7 @@ def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes]
 
 def _autop_from_database(entry, mac: str, credentials: tuple[str, str]) -> str | None:
     """The device's file when it is not cached, as the AutoP view makes it; None for the view to answer."""
-    request_started.send(sender=__name__, environ=None)
-    try:
+    def make():
         if entry is not None:
             content = file_from_base(entry.id, mac)
             if content is not None:
@@ -280,62 +299,25 @@ def _autop_from_database(entry, mac: str, credentials: tuple[str, str]) -> str |
             return None
         device_credentials_ensure(device=device)
         return current_file(device.pk, mac=device.mac)
-    except DatabaseError:
-        logger.warning("an AutoP file before Django failed; the view answers", exc_info=True)
-        return None
-    finally:
-        request_finished.send(sender=__name__)
+
+    return _in_request(make, "an AutoP file")
 
 
 def action_result(environ, path: str, action_id: int) -> tuple[str, list[tuple[str, str]], bytes] | None:
     """(status, headers, body) for a device's result report recorded here, or None for Django."""
-    if (environ.get("REQUEST_METHOD") != "POST" or getattr(cache, "run_script", None) is None
-            or action_id > MAX_ID or _redirected(environ, path)):
+    posted = None if action_id > MAX_ID else _posted(environ, path)
+    if posted is None:
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    if length > MAX_BODY:
-        return None
-    start = time.perf_counter()
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    if b"\x00" in body or b"\\u0000" in body:
-        _hand_on(environ, body)
-        return None
-    credentials = _basic_credentials_from_header(environ.get("HTTP_AUTHORIZATION", ""))
-    mac = _mac_or_none(credentials[0]) if credentials else None
-    if mac is None:
-        _hand_on(environ, body)
-        return None
-    ran = gate.run_gate(environ, path, mac)
-    answer = ran[0]
-    entry = cache.decode(answer[1]) if answer[0] == 0 else None
-    if (not isinstance(entry, devicecache.Entry)
-            or not hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
-        _hand_on(environ, body, ran)
-        return None
-    try:
-        data = json.loads(body) if body.strip() else {}
-    except (UnicodeDecodeError, ValueError):
-        data = None
-    if not isinstance(data, dict):
-        _hand_on(environ, body, ran)
-        return None
+    start, body, credentials, _mac, ran, data = posted
+    entry = _known_entry(ran[0], credentials)
     status, stage, detail, errors = parse_result(data)
-    if errors:
+    if entry is None or errors:
         _hand_on(environ, body, ran)
         return None
-    # As within a request: the database connection is checked before and released after.
-    request_started.send(sender=__name__, environ=None)
-    try:
-        action = action_report(action_id=action_id, device_id=entry.id, status=status, stage=stage, detail=detail)
-    except DatabaseError:
-        logger.warning("recording a result before Django failed; the view answers", exc_info=True)
-        action = None
-    finally:
-        request_finished.send(sender=__name__)
+    action = _in_request(lambda: action_report(action_id=action_id, device_id=entry.id, status=status,
+                                               stage=stage, detail=detail), "recording a result")
     if action is None:  # unknown, already final, or the database failed: the view says which
         _hand_on(environ, body, ran)
         return None
-    return _answer(environ, RESULT_ROUTE, start, "application/json", json.dumps(result_answer(action)).encode())
+    payload = json.dumps(result_answer(action)).encode()
+    return _answer(environ, RESULT_ROUTE, start, "application/json", payload)
