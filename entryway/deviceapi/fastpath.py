@@ -48,6 +48,7 @@ from entryway.core.middleware import request_id_for
 from entryway.deviceapi import devicecache, gate
 from entryway.deviceapi.autop import current_file, decode_file, file_from_base, file_key, version_key
 from entryway.deviceapi.protocol import (
+    AUTOP_DEVICE_FIELDS,
     MAX_ID,
     _basic_credentials_from_header,
     _mac_or_none,
@@ -293,8 +294,7 @@ def _autop_from_database(entry, mac: str, credentials: tuple[str, str]) -> str |
             content = file_from_base(entry.id, mac)
             if content is not None:
                 return content
-        device = device_for_credentials(*credentials, fields=("id", "mac", "installer_id", "device_secret",
-                                                              "mqtt_password"))
+        device = device_for_credentials(*credentials, fields=AUTOP_DEVICE_FIELDS)
         if device is None:
             return None
         device_credentials_ensure(device=device)

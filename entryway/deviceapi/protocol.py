@@ -39,6 +39,8 @@ REALM = 'Basic realm="entryway devices", charset="UTF-8"'
 # Fields the check-in needs from the device row; nothing else is read on the hot path.
 CHECKIN_FIELDS = ("id", "mac", "installer_id", "device_secret", "last_seen_at", "reported_model",
                   "firmware_version", "ip_address")
+# What an AutoP request needs of the device row before the file is made (its credentials, made if missing).
+AUTOP_DEVICE_FIELDS = ("id", "mac", "installer_id", "device_secret", "mqtt_password")
 _DUMMY_SECRET = "x" * 24
 
 
@@ -266,7 +268,6 @@ def autop_file(request, mac: str):
     credentials = _basic_credentials(request)
     if credentials is None:
         return _text(401, "AutoP credentials required.")
-    devices = IntercomDevice.objects.only("id", "mac", "installer_id", "device_secret", "mqtt_password")
     user, password = credentials
     device = None
     if _mac_or_none(user) is not None:
@@ -279,16 +280,17 @@ def autop_file(request, mac: str):
                 content = file_from_base(entry.id, mac)
             if content is not None:
                 return _autop_answer(content)
-        own = authenticate_device(request, fields=("id", "mac", "device_secret"))
+        own = authenticate_device(request, fields=AUTOP_DEVICE_FIELDS)
         if own is None:
             return _text(401, "Wrong AutoP credentials.")
         if own.mac == wanted:
-            device = devices.filter(pk=own.pk).first()
+            device = own
     else:
         installer = autop_credential_check(user, password)
         if installer is None:
             return _text(401, "Wrong AutoP credentials.")
-        device = devices.filter(mac=wanted, installer_id=installer.pk).first()
+        device = (IntercomDevice.objects.only(*AUTOP_DEVICE_FIELDS)
+                  .filter(mac=wanted, installer_id=installer.pk).first())
     if device is None:
         return _text(404, "No configuration for this MAC address.")
     device_credentials_ensure(device=device)
