@@ -94,8 +94,12 @@ def main() -> None:
         return (int(fields[11]) + int(fields[12])) / ticks
     step_name = [""]
 
+    show_sql = bool(os.environ.get("BENCH_UPGRADE_SQL"))  # print the first device's queries, step by step
+
     def counter(execute, sql, params, many, context):
         queries[step_name[0]] += 1
+        if show_sql and walked[0] == 0:
+            print(f"  [{step_name[0]}] {sql[:400]}")
         return execute(sql, params, many, context)
 
     def step(name: str, method: str, path: str, auth: str, body: dict | None = None, expect=(200,)):
@@ -110,11 +114,12 @@ def main() -> None:
         return data
 
     failures = 0
+    walked = [0]
     profile = None
     if os.environ.get("BENCH_UPGRADE_PROFILE"):  # a cProfile of the walk, written to that file
         import cProfile
 
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.process_time)  # CPU time: waits on the database are not counted
         profile.enable()
     with connection.execute_wrapper(counter):
         for mac, secret in list(secrets_by_mac.items())[:WALK]:
@@ -137,6 +142,7 @@ def main() -> None:
             step("checkin2", "POST", "/device/v1/checkin", auth, report)
             report["uptime"] = 65
             step("idle", "POST", "/device/v1/checkin", auth, report)
+            walked[0] += 1
 
     if profile is not None:
         profile.disable()

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from entryway.deviceapi.choices import ActionKind, ActionStatus
@@ -112,12 +111,16 @@ def render_autop(device) -> str:
     return compose_file(file_base(device), open_file_actions(device.pk))
 
 
-def file_base(device) -> tuple[str, str]:
+_LOOK_UP = object()
+
+
+def file_base(device, *, sip_account=_LOOK_UP) -> tuple[str, str]:
     """The file without its open actions' lines: (everything before them, the Regular AutoP commands).
 
     It depends on the device row, its relays, household, installer and SIP account only, so an action
     opening or closing leaves it as it is (``forget_files``); a change of any of those drops it
-    (``forget_versions``).
+    (``forget_versions``). ``sip_account``: the device's active SIP account (or None) when the caller
+    has already read it (``_load``).
     """
     from entryway.sip.models import SipAccount
 
@@ -132,8 +135,12 @@ def file_base(device) -> tuple[str, str]:
 
     ip_call = uses_ip_call(device)
     out += ["", "# SIP account 1" + (": off, the household uses IP call" if ip_call else "")]
-    account = None if ip_call else (
-        SipAccount.objects.filter(number=device.sip_number, is_active=True).only("number", "password").first())
+    if ip_call:
+        account = None
+    elif sip_account is not _LOOK_UP:
+        account = sip_account
+    else:
+        account = SipAccount.objects.filter(number=device.sip_number, is_active=True).only("number", "password").first()
     if account is not None:
         put("Account1.GENERAL.Enable", 1)
         put("Account1.GENERAL.Label", device.location)
@@ -315,27 +322,27 @@ def version_epoch(device_id: int):
 _ANY_EPOCH = object()
 
 
-def config_version(device_id: int, *, loader=None, mac: str | None = None) -> str:
+def config_version(device_id: int, *, mac: str | None = None) -> str:
     """The cached hash of the device's AutoP file; computed only on a cache miss (one query while the
     file's base is cached, a few more when it is not)."""
     value = cache.get(version_key(device_id))
     if value is None:
-        value = version_of(current_file(device_id, loader=loader, mac=mac))
+        value = version_of(current_file(device_id, mac=mac))
     return value
 
 
-def current_file(device_id: int, *, loader=None, mac: str | None = None) -> str:
+def current_file(device_id: int, *, mac: str | None = None) -> str:
     """The device's file as it is now, cached with its version (``remember_version``).
 
-    The base (``file_base``) is taken from the cache when there, else rendered from ``loader()`` (by
-    default the device read from the database) and cached with the file. With ``mac``, a cached base
-    made for another MAC (a database restored under a running cache) does not count.
+    The base (``file_base``) is taken from the cache when there, else rendered from the device as the
+    database has it (``_load``) and cached with the file. With ``mac``, a cached base made for another
+    MAC (a database restored under a running cache) does not count.
     """
     epoch, base = _epoch_and_base(device_id, mac)
     fresh_base = None
     if base is None:
-        device = loader() if loader else _load(device_id)
-        base = fresh_base = file_base(device)
+        device, account = _load(device_id)
+        base = fresh_base = file_base(device, sip_account=account)
         if not (device.device_secret and device.mqtt_password):
             fresh_base = None  # the view gives it its credentials first: not a base to keep
     content = compose_file(base, open_file_actions(device_id))
@@ -356,10 +363,60 @@ def file_from_base(device_id: int, mac: str | None = None) -> str | None:
     return content
 
 
-def _load(device_id: int):
-    from entryway.devices.models import IntercomDevice
+# What a file is made of besides the device row: its type, its owner's and installer's settings.
+_LOAD_RELATED = {"device_model": ("id", "name", "device_type"),
+                 "owner": ("id", "time_zone", "call_type", "family_sip"),
+                 "installer": ("id", "time_zone")}
 
-    return IntercomDevice.objects.select_related("device_model", "owner", "installer").get(pk=device_id)
+
+def _load(device_id: int):
+    """(the device with its type, owner, installer and relays, its active SIP account or None).
+
+    Made on every first fetch of a file (a fleet's devices restarting), so in SQL written once
+    (entryway.core.rawsql): the row with its type, owner, installer and SIP account in one query,
+    the relays in a second.
+    """
+    from django.db import connection
+
+    from entryway.core import rawsql
+    from entryway.devices.models import IntercomDevice, Relay
+    from entryway.sip.models import SipAccount
+
+    device_names = tuple(field.name for field in IntercomDevice._meta.concrete_fields)
+    related = [(name, IntercomDevice._meta.get_field(name).related_model, fields)
+               for name, fields in _LOAD_RELATED.items()]
+    account_names = ("number", "password")
+    select = [rawsql.columns(IntercomDevice, device_names, alias="d")]
+    joins = []
+    for number, (name, model, fields) in enumerate(related):
+        select.append(rawsql.columns(model, fields, alias=f"r{number}"))
+        column = IntercomDevice._meta.get_field(name).column
+        joins.append(f"INNER JOIN {rawsql.table(model)} r{number} ON r{number}.id = d.{connection.ops.quote_name(column)}")
+    select.append(rawsql.columns(SipAccount, account_names, alias="s"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(select)} FROM {rawsql.table(IntercomDevice)} d {' '.join(joins)}"
+            f" LEFT OUTER JOIN {rawsql.table(SipAccount)} s ON s.number = d.sip_number AND s.is_active = %s"
+            " WHERE d.id = %s", [True, device_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise IntercomDevice.DoesNotExist(f"No device {device_id}")
+        relay_names = ("id", "device", "index", "enabled", "name", "dtmf_code")
+        cursor.execute(f"SELECT {rawsql.columns(Relay, relay_names)} FROM {rawsql.table(Relay)}"
+                       f" WHERE device_id = %s ORDER BY {connection.ops.quote_name('index')}", [device_id])
+        relays = rawsql.instances(Relay, relay_names, cursor.fetchall())
+    start = len(device_names)
+    device = rawsql.instances(IntercomDevice, device_names, [row[:start]])[0]
+    for name, model, fields in related:
+        setattr(device, name, rawsql.instances(model, fields, [row[start:start + len(fields)]])[0])
+        start += len(fields)
+    account = None
+    if row[start] is not None:
+        account = rawsql.instances(SipAccount, account_names, [row[start:]])[0]
+    cached = Relay.objects.none()
+    cached._result_cache, cached._prefetch_done = relays, True
+    device._prefetched_objects_cache = {"relays": cached}
+    return device, account
 
 
 def _epoch_and_base(device_id: int, mac: str | None = None):

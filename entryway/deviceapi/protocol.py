@@ -12,10 +12,12 @@ import json
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from entryway.core import rawsql
 from entryway.core.ratelimit import client_ip, hit
 from entryway.core.validators import normalize_mac
 from entryway.deviceapi import devicecache
@@ -79,7 +81,13 @@ def device_for_credentials(user: str, password: str, fields=CHECKIN_FIELDS):
     from entryway.devices.models import IntercomDevice
 
     mac = _mac_or_none(user)
-    device = IntercomDevice.objects.only(*fields).filter(mac=mac).first() if mac else None
+    device = None
+    if mac:  # by the unique MAC index, in SQL written once (entryway.core.rawsql)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {rawsql.columns(IntercomDevice, fields)} FROM {rawsql.table(IntercomDevice)}"
+                           " WHERE mac = %s", [mac])
+            rows = cursor.fetchall()
+        device = rawsql.instances(IntercomDevice, fields, rows)[0] if rows else None
     secret = device.device_secret if device is not None and device.device_secret else _DUMMY_SECRET
     matches = hmac.compare_digest(secret.encode(), password.encode())
     return device if device is not None and device.device_secret and matches else None

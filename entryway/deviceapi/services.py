@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from entryway.core import rawsql
 from entryway.core.audit import audit, changed, snapshot
 from entryway.deviceapi import devicecache
 from entryway.deviceapi.autop import (
@@ -423,19 +423,15 @@ def autop_batch_apply(*, acting_user, mode: str, commands: str, device_ids) -> i
 
 
 def device_checkin(*, device, report: dict, now: datetime.datetime | None = None) -> dict:
-    """Record what a device reports and answer its pending actions (marked sent) and config version."""
+    """Record what a device reports and answer its pending actions (marked sent) and config version.
+
+    In SQL written once (entryway.core.rawsql): a check-in that reaches the database is a step of every
+    action a fleet carries out, so it runs thousands of times a minute during a rollout.
+    """
     from entryway.devices.models import IntercomDevice
 
     now = now or timezone.now()
-    actions = list(
-        DeviceAction.objects.filter(device_id=device.pk, status__in=[ActionStatus.PENDING, ActionStatus.SENT])
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .order_by("created_at", "id").only("id", "kind", "payload", "status")
-    )
-    pending_ids = [a.pk for a in actions if a.status == ActionStatus.PENDING]
-    if pending_ids:
-        DeviceAction.objects.filter(pk__in=pending_ids, status=ActionStatus.PENDING).update(
-            status=ActionStatus.SENT, sent_at=now, updated_at=now)
+    actions = _checkin_actions(device.pk, now)
 
     updates = {}
     for field, key in (("reported_model", "model"), ("firmware_version", "firmware"), ("ip_address", "ip")):
@@ -447,19 +443,11 @@ def device_checkin(*, device, report: dict, now: datetime.datetime | None = None
         updates["last_seen_at"] = now
         if report.get("uptime") is not None:
             updates["uptime_seconds"] = report["uptime"]
-        IntercomDevice.objects.filter(pk=device.pk).update(**updates)
+        _update_row(IntercomDevice, device.pk, updates)
         for field, value in updates.items():  # the caller's row as the database now has it
             setattr(device, field, value)
         if "ip_address" in updates:  # with IP call, the household's other AutoP files carry this address
-            from django.db.models import Subquery
-
-            from entryway.residents.choices import CallType
-            from entryway.residents.models import Resident
-
-            # The owner's call type first (one row), so that a large SIP-call household is not read at all.
-            ip_owner = Resident.objects.filter(devices=device.pk, call_type=CallType.IP).order_by().values("pk")[:1]
-            forget_versions(IntercomDevice.objects.filter(owner_id__in=Subquery(ip_owner)).exclude(pk=device.pk)
-                            .order_by().values_list("pk", flat=True))
+            forget_versions(_ip_call_housemates(device.pk))
 
     return {
         "poll_interval": settings.DEVICE_POLL_INTERVAL,
@@ -467,6 +455,53 @@ def device_checkin(*, device, report: dict, now: datetime.datetime | None = None
         "config_version": config_version(device.pk, mac=device.mac),
         "actions": [{"id": a.pk, "kind": a.kind, "payload": a.payload} for a in actions],
     }
+
+
+def _checkin_actions(device_id: int, now: datetime.datetime) -> list[DeviceAction]:
+    """The device's open actions (pending or sent, not past their deadline), oldest first; the pending
+    ones are marked sent."""
+    names = ("id", "kind", "payload", "status")
+    table, stamp = rawsql.table(DeviceAction), connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {rawsql.columns(DeviceAction, names)} FROM {table} WHERE device_id = %s AND status IN (%s, %s)"
+            " AND (expires_at IS NULL OR expires_at > %s) ORDER BY created_at, id",
+            [device_id, ActionStatus.PENDING, ActionStatus.SENT, stamp])
+        actions = rawsql.instances(DeviceAction, names, cursor.fetchall())
+        pending = [a.pk for a in actions if a.status == ActionStatus.PENDING]
+        if pending:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, sent_at = %s, updated_at = %s"
+                f" WHERE id IN ({', '.join(['%s'] * len(pending))}) AND status = %s",
+                [ActionStatus.SENT, stamp, stamp, *pending, ActionStatus.PENDING])
+    return actions
+
+
+def _update_row(model, pk: int, updates: dict) -> None:
+    """``model.objects.filter(pk=pk).update(**updates)`` for plain fields, each value prepared by its field."""
+    fields = [model._meta.get_field(name) for name in updates]
+    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
+    params = [field.get_db_prep_save(updates[field.name], connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {rawsql.table(model)} SET {assignments} WHERE id = %s", [*params, pk])
+
+
+def _ip_call_housemates(device_id: int) -> list[int]:
+    """The other devices of the device's household when the household uses IP call (else none).
+
+    The owner's call type is read first (one row), so that a large SIP-call household is not read at all.
+    """
+    from entryway.devices.models import IntercomDevice
+    from entryway.residents.choices import CallType
+    from entryway.residents.models import Resident
+
+    devices, residents = rawsql.table(IntercomDevice), rawsql.table(Resident)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.id FROM {devices} d WHERE d.owner_id = (SELECT r.id FROM {residents} r"
+            f" INNER JOIN {devices} mine ON mine.owner_id = r.id WHERE mine.id = %s AND r.call_type = %s)"
+            " AND d.id <> %s", [device_id, CallType.IP, device_id])
+        return [row[0] for row in cursor.fetchall()]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from entryway.core import rawsql
 from entryway.core.audit import audit, snapshot
 from entryway.core.uploads import refuse_document
 from entryway.deviceapi.choices import ActionStatus
@@ -635,13 +636,14 @@ def _state_for(action: DeviceAction, current: str) -> str:
 def upgrade_result_record(action: DeviceAction) -> None:
     """The deviceapi result handler for "upgrade" actions: move the device's target row along.
 
-    Runs inside the transaction that records the device's report. A progress report is one
-    conditional UPDATE of the row (waiting → downloading → installing). On success the device's
-    firmware version becomes the strategy's version, so that the Device list shows it at once. A
-    final state asks for the strategy to be evaluated after the report commits
-    (``strategy_note_final``), which takes the strategy's row lock only when there is something to
-    decide.
+    Runs inside the transaction that records the device's report, once per report of every device of a
+    rollout, so in SQL written once (entryway.core.rawsql). A progress report is one conditional UPDATE
+    of the row (waiting → downloading → installing). On success the device's firmware version becomes
+    the strategy's version, so that the Device list shows it at once. A final state asks for the
+    strategy to be evaluated after the report commits (``strategy_note_final``), which takes the
+    strategy's row lock only when there is something to decide.
     """
+    table = rawsql.table(UpgradeTarget)
     if action.status == ActionStatus.PROCEEDING:
         stage = (action.stage or "").lower()
         if stage.startswith("install"):
@@ -650,15 +652,17 @@ def upgrade_result_record(action: DeviceAction) -> None:
             state, before = TargetState.DOWNLOADING, (TargetState.WAITING, TargetState.INSTALLING)
         else:
             state, before = TargetState.DOWNLOADING, (TargetState.WAITING,)
-        UpgradeTarget.objects.filter(action_id=action.pk, state__in=before).update(
-            state=state, detail=(action.detail or "")[:255])
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET state = %s, detail = %s WHERE action_id = %s"
+                           f" AND state IN ({', '.join(['%s'] * len(before))})",
+                           [state, (action.detail or "")[:255], action.pk, *before])
         return
     state = _state_for(action, TargetState.WAITING)
     if state not in FINAL_TARGET_STATES:
         return
     # One conditional UPDATE: a row already final is left as it is (a repeated or late report).
-    table = connection.ops.quote_name(UpgradeTarget._meta.db_table)
     finals = list(FINAL_TARGET_STATES)
+    names = ("status", "current_wave", "waves", "version")
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET state = %s, detail = %s, active = %s, finished_at = %s WHERE action_id = %s"
@@ -666,13 +670,19 @@ def upgrade_result_record(action: DeviceAction) -> None:
             [state, (action.detail or "")[:255], False, connection.ops.adapt_datetimefield_value(timezone.now()),
              action.pk, *finals])
         row = cursor.fetchone()
-    if row is None:
-        return
-    strategy_id, device_id = row
-    if state == TargetState.SUCCEEDED and device_id:
-        IntercomDevice.objects.filter(pk=device_id).update(
-            firmware_version=Subquery(UpdateStrategy.objects.filter(pk=strategy_id).values("version")[:1]))
-    strategy_note_final(strategy_id=strategy_id)
+        if row is None:
+            return
+        strategy_id, device_id = row
+        cursor.execute(f"SELECT {rawsql.columns(UpdateStrategy, names)} FROM {rawsql.table(UpdateStrategy)}"
+                       " WHERE id = %s", [strategy_id])
+        found = cursor.fetchone()
+        if found is None:
+            return
+        strategy = rawsql.instances(UpdateStrategy, names, [found])[0]
+        if state == TargetState.SUCCEEDED and device_id:
+            cursor.execute(f"UPDATE {rawsql.table(IntercomDevice)} SET firmware_version = %s WHERE id = %s",
+                           [strategy.version, device_id])
+    strategy_note_final(strategy_id=strategy_id, known=(strategy.status, strategy.current_wave, strategy.waves))
 
 
 # A strategy's threshold decisions in the middle of a wave, retried after a report that found the
@@ -680,14 +690,23 @@ def upgrade_result_record(action: DeviceAction) -> None:
 EVALUATE_DEBOUNCE_SECONDS = 1
 
 
-def _open_targets(strategy_id: int, waves: int) -> models.QuerySet:
-    # Read on the (strategy, wave, state) index: one probe per wave and open state.
-    return UpgradeTarget.objects.filter(strategy_id=strategy_id, wave__in=list(range(waves)),
-                                        state__in=OPEN_TARGET_STATES)
+def _any_open_target(strategy_id: int, waves: int, wave: int | None = None) -> bool:
+    """Whether a device of the strategy (of ``wave`` only, if given) is still open: read on the
+    (strategy, wave, state) index, one probe per wave and open state, in SQL written once."""
+    in_waves = [wave] if wave is not None else list(range(waves))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {rawsql.table(UpgradeTarget)} WHERE strategy_id = %s"
+            f" AND wave IN ({', '.join(['%s'] * len(in_waves))})"
+            f" AND state IN ({', '.join(['%s'] * len(OPEN_TARGET_STATES))}) LIMIT 1",
+            [strategy_id, *in_waves, *OPEN_TARGET_STATES])
+        return cursor.fetchone() is not None
 
 
-def strategy_note_final(*, strategy_id: int) -> None:
+def strategy_note_final(*, strategy_id: int, known: tuple | None = None) -> None:
     """A device of the strategy reached a final state (inside the transaction that records it).
+
+    ``known``: the strategy's (status, current wave, waves) as just read by the caller.
 
     The evaluation (``strategy_evaluate``) locks the strategy's row; with thousands of devices
     reporting, reports would queue behind each other for that lock. So:
@@ -705,14 +724,14 @@ def strategy_note_final(*, strategy_id: int) -> None:
     A report that found the row held evaluates again after its commit, waiting for the lock: the
     holder may not have seen this report.
     """
-    row = (UpdateStrategy.objects.filter(pk=strategy_id)
-           .values_list("status", "current_wave", "waves").first())
+    row = known or (UpdateStrategy.objects.filter(pk=strategy_id)
+                    .values_list("status", "current_wave", "waves").first())
     if row is None or row[0] not in (StrategyStatus.PROCESSING, StrategyStatus.PAUSED):
         return
     status, wave, waves = row
     count = max(1, len(waves or []))
     if wave >= count - 1:
-        if _open_targets(strategy_id, count).exists():
+        if _any_open_target(strategy_id, count):
             transaction.on_commit(lambda: _execute_when_done(strategy_id, count))
         elif not strategy_evaluate(strategy_id=strategy_id, wait=False):
             transaction.on_commit(lambda: strategy_evaluate(strategy_id=strategy_id))
@@ -722,12 +741,12 @@ def strategy_note_final(*, strategy_id: int) -> None:
 
 
 def _execute_when_done(strategy_id: int, waves: int) -> None:
-    if not _open_targets(strategy_id, waves).exists():
+    if not _any_open_target(strategy_id, waves):
         strategy_evaluate(strategy_id=strategy_id)
 
 
 def _evaluate_wave_soon(strategy_id: int, wave: int, waves: int) -> None:
-    if (not _open_targets(strategy_id, waves).filter(wave=wave).exists()
+    if (not _any_open_target(strategy_id, waves, wave=wave)
             or cache.add(f"firmware:evaluate:{strategy_id}", 1, EVALUATE_DEBOUNCE_SECONDS)):
         strategy_evaluate(strategy_id=strategy_id)
 

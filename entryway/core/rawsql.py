@@ -1,0 +1,67 @@
+"""SQL written once for the device hot paths, with the ORM's own column names and conversions.
+
+Compiling a queryset costs 0.3–0.6 ms of CPU per query, more than PostgreSQL spends answering the
+indexed lookups of a device's requests; at fleet scale (thousands of requests a second) that
+compilation is most of a request's cost (bench/RESULTS.md, "Rollouts"). The hot paths therefore
+write their statements once, naming tables and columns through the models, and turn the rows
+they read into model instances with exactly the conversions the ORM applies: each field's
+``from_db_value`` (encrypted secrets, JSON) and the backend's converters (SQLite's date-times).
+Everything else uses the ORM.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+
+from django.db import connections
+from django.db.models import Model
+
+
+def table(model: type[Model], using: str = "default") -> str:
+    """The model's table name, quoted for the connection."""
+    return connections[using].ops.quote_name(model._meta.db_table)
+
+
+@functools.lru_cache(maxsize=128)
+def _fields(model: type[Model], names: tuple[str, ...]):
+    # In the model's own field order, the order ``Model.from_db`` expects its values in.
+    wanted = {model._meta.get_field(name) for name in names}
+    fields = [field for field in model._meta.concrete_fields if field in wanted]
+    return fields, [field.get_col(model._meta.db_table) for field in fields], [field.attname for field in fields]
+
+
+def columns(model: type[Model], names: Sequence[str], using: str = "default", alias: str = "") -> str:
+    """The fields' columns, quoted and comma-separated, in the model's field order (not that of ``names``);
+    with ``alias``, each prefixed by that table alias."""
+    quote, prefix = connections[using].ops.quote_name, f"{alias}." if alias else ""
+    return ", ".join(prefix + quote(field.column) for field in _fields(model, tuple(names))[0])
+
+
+def instances(model: type[Model], names: Sequence[str], rows: Iterable[Sequence], using: str = "default") -> list:
+    """Model instances from rows of ``columns(model, names)``, converted as the ORM converts them.
+
+    The instances hold only the named fields (the others are deferred, as with ``only()``).
+    """
+    connection = connections[using]
+    _unused, cols, attnames = _fields(model, tuple(names))
+    converters = [(col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)) for col in cols]
+    out = []
+    for row in rows:
+        values = []
+        for value, (col, steps) in zip(row, converters, strict=True):
+            for step in steps:
+                value = step(value, col, connection)
+            values.append(value)
+        out.append(model.from_db(using, attnames, values))
+    return out
+
+
+def values(model: type[Model], names: Sequence[str], row: Sequence, using: str = "default") -> list:
+    """One row of ``columns(model, names)``, converted as the ORM converts it, in the model's field order."""
+    connection = connections[using]
+    out = []
+    for value, col in zip(row, _fields(model, tuple(names))[1], strict=True):
+        for step in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            value = step(value, col, connection)
+        out.append(value)
+    return out

@@ -1,0 +1,114 @@
+"""The device hot paths' SQL written once (entryway.core.rawsql) gives what the ORM gives."""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from entryway.core import rawsql
+from entryway.deviceapi.autop import _load, current_file, file_base, render_autop
+from entryway.deviceapi.choices import ActionKind, ActionStatus
+from entryway.deviceapi.models import DeviceAction
+from entryway.deviceapi.protocol import AUTOP_DEVICE_FIELDS, CHECKIN_FIELDS, device_for_credentials
+from entryway.deviceapi.services import action_create, device_checkin
+from entryway.devices.models import IntercomDevice
+from entryway.residents.choices import CallType
+from entryway.sip.models import SipAccount
+
+pytestmark = pytest.mark.django_db
+
+
+def test_instances_convert_as_the_orm_does(device):
+    last_seen = timezone.now().replace(microsecond=0) - datetime.timedelta(minutes=3)
+    IntercomDevice.objects.filter(pk=device.pk).update(last_seen_at=last_seen, ip_address="10.0.0.7")
+    names = ("last_seen_at", "mac", "device_secret", "id", "ip_address")  # any order: the model's is used
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {rawsql.columns(IntercomDevice, names)} FROM {rawsql.table(IntercomDevice)}"
+                       " WHERE id = %s", [device.pk])
+        rows = cursor.fetchall()
+    (made,) = rawsql.instances(IntercomDevice, names, rows)
+    orm = IntercomDevice.objects.only(*names).get(pk=device.pk)
+    for name in names:
+        assert getattr(made, name) == getattr(orm, name), name
+    assert made.device_secret == device.device_secret and made.device_secret  # decrypted, not the token
+    assert made.last_seen_at == last_seen and made.last_seen_at.tzinfo is not None
+    assert made.get_deferred_fields() == orm.get_deferred_fields()
+
+
+def test_json_fields_come_back_as_python_values(device, installer):
+    action = action_create(device=device, kind=ActionKind.AUTOP, payload={"lines": ["Config.A.B.C = 1"]},
+                           acting_user=installer)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {rawsql.columns(DeviceAction, ('id', 'payload'))} FROM {rawsql.table(DeviceAction)}"
+                       " WHERE id = %s", [action.pk])
+        (made,) = rawsql.instances(DeviceAction, ("id", "payload"), cursor.fetchall())
+    assert made.payload == {"lines": ["Config.A.B.C = 1"]}
+
+
+@pytest.mark.parametrize("fields", [CHECKIN_FIELDS, AUTOP_DEVICE_FIELDS])
+def test_device_for_credentials_checks_the_secret_in_one_query(device, fields, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        found = device_for_credentials(device.mac, device.device_secret, fields=fields)
+    assert found.pk == device.pk and found.mac == device.mac and found.installer_id == device.installer_id
+    assert device_for_credentials(device.mac.lower(), device.device_secret, fields=fields).pk == device.pk
+    assert device_for_credentials(device.mac, device.device_secret + "x", fields=fields) is None
+    assert device_for_credentials("0C11DAFFFFFF", device.device_secret, fields=fields) is None
+
+
+def _orm_file(device_id: int) -> str:
+    return render_autop(IntercomDevice.objects.select_related("device_model", "owner", "installer").get(pk=device_id))
+
+
+def test_the_file_made_from_the_two_query_load_is_the_orm_file(device, settings, django_assert_num_queries):
+    settings.MQTT_URL = "mqtt://broker.example.com:1883"
+    with django_assert_num_queries(3):  # the row with its type, owner, installer and SIP account; relays; actions
+        made = current_file(device.pk, mac=device.mac)
+    assert made == _orm_file(device.pk)
+    assert "Config.DoorSetting.RELAY.NameA = Front door" in made and "Config.Account1.GENERAL.Enable = 1" in made
+    assert "Config.Settings.SNTP.Name = Europe/Berlin" in made
+
+
+def test_the_load_without_an_active_sip_account_and_with_ip_call(device, make_device, installer):
+    SipAccount.objects.filter(number=device.sip_number).update(is_active=False)
+    loaded, account = _load(device.pk)
+    assert account is None
+    assert file_base(loaded, sip_account=account) == file_base(IntercomDevice.objects.get(pk=device.pk))
+    owner = device.owner
+    owner.call_type = CallType.IP
+    owner.save()
+    monitor = make_device(installer, owner=owner, device_type="indoor_monitor", model="C315", ip_address="10.0.0.9")
+    loaded, account = _load(device.pk)
+    assert loaded.owner.call_type == CallType.IP and loaded.device_model.device_type == "door_phone"
+    text = "\n".join(file_base(loaded, sip_account=account))
+    assert f"Address1 = {monitor.ip_address}" in text and text == "\n".join(file_base(
+        IntercomDevice.objects.get(pk=device.pk)))
+
+
+def test_a_deleted_device_has_no_file(device):
+    pk = device.pk
+    device.delete()
+    with pytest.raises(IntercomDevice.DoesNotExist):
+        _load(pk)
+
+
+def test_checkin_marks_pending_actions_sent_and_writes_what_changed(device, installer, django_assert_num_queries):
+    first = action_create(device=device, kind=ActionKind.REBOOT, payload={}, acting_user=installer)
+    later = action_create(device=device, kind=ActionKind.AUTOP, payload={"lines": []}, acting_user=installer)
+    expired = action_create(device=device, kind=ActionKind.REBOOT, payload={}, acting_user=installer)
+    DeviceAction.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    row = device_for_credentials(device.mac, device.device_secret)
+    reply = device_checkin(device=row, report={"model": "R29", "firmware": "1.2.3", "ip": "10.1.2.3", "uptime": 9})
+    assert [a["id"] for a in reply["actions"]] == [first.pk, later.pk]
+    statuses = dict(DeviceAction.objects.values_list("pk", "status"))
+    assert statuses[first.pk] == statuses[later.pk] == ActionStatus.SENT
+    assert statuses[expired.pk] == ActionStatus.PENDING
+    saved = IntercomDevice.objects.get(pk=device.pk)
+    assert (saved.firmware_version, saved.ip_address, saved.uptime_seconds) == ("1.2.3", "10.1.2.3", 9)
+    assert saved.last_seen_at is not None and row.firmware_version == "1.2.3"
+    # Again: the actions are still open (sent), nothing is written; only the actions are read.
+    with django_assert_num_queries(1):
+        again = device_checkin(device=row, report={"model": "R29", "firmware": "1.2.3", "ip": "10.1.2.3"})
+    assert [a["id"] for a in again["actions"]] == [first.pk, later.pk]
