@@ -32,6 +32,7 @@ N_DEVICES = int(os.environ.get("BENCH_CHECKIN_DEVICES", "10000"))
 SECONDS = int(os.environ.get("BENCH_CHECKIN_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_CHECKIN_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CHECKIN_CONNECTIONS", "64"))
+WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "0"))
 TARGET_RATIO, TARGET_P99_MS, TARGET_RSS_MB = 0.6, 20.0, 150.0
 BODY = json.dumps({"model": "R29", "firmware": "29.30.2.805", "ip": "192.168.1.20", "uptime": 3600})
@@ -172,7 +173,8 @@ def soak(server, script: str, seconds: int) -> list[float]:
         step = int(min(30, end - time.monotonic()))
         if step < 1:
             break
-        common.wrk(server.url + "/device/v1/checkin", script=script, connections=CONNECTIONS, seconds=step)
+        common.wrk(server.url + "/device/v1/checkin", script=script, connections=CONNECTIONS, seconds=step,
+                   threads=WRK_THREADS)
         samples.append(sum(server.worker_rss_mb()))
     return samples
 
@@ -188,7 +190,7 @@ def main() -> None:
     scripts = {kind: _script(by_mac, var_dir, kind) for kind in ("checkin", "autop")}
     connection.close()
     runs = {"hello": [], "checkin": [], "autop": []}
-    with common.Server(dict(os.environ), workers=2) as server:
+    with common.Server(dict(os.environ), workers=2) as server, common.Consumer(dict(os.environ)):
         # Warm-up: every device checks in and fetches its file once (first contact computes and caches them).
         t = time.perf_counter()
         _warm(server, by_mac)
@@ -197,18 +199,19 @@ def main() -> None:
         mark = timezone.now()
         loads = []
         for _round in range(ROUNDS):
-            runs["hello"].append(common.wrk(server.url + "/healthz", connections=CONNECTIONS, seconds=SECONDS))
+            runs["hello"].append(common.wrk(server.url + "/healthz", connections=CONNECTIONS, seconds=SECONDS,
+                                            threads=WRK_THREADS))
             runs["checkin"].append(common.wrk(server.url + "/", script=scripts["checkin"], connections=CONNECTIONS,
-                                              seconds=SECONDS))
+                                              seconds=SECONDS, threads=WRK_THREADS))
             runs["autop"].append(common.wrk(server.url + "/", script=scripts["autop"], connections=CONNECTIONS,
-                                            seconds=SECONDS))
+                                            seconds=SECONDS, threads=WRK_THREADS))
             loads.append(os.getloadavg()[0])
         rss = server.worker_rss_mb()
         samples = soak(server, scripts["checkin"], SOAK_SECONDS) if SOAK_SECONDS else []
     written = _written_since(mark)
     hello, checkin, autop = (_total(runs[k]) for k in ("hello", "checkin", "autop"))
     print(f"machine: {common.machine()}; granian {server.workers} workers x {server.threads} threads; "
-          f"{N_DEVICES} devices; wrk {CONNECTIONS} connections, {ROUNDS} rounds x {SECONDS} s each")
+          f"{N_DEVICES} devices; wrk {WRK_THREADS} threads, {CONNECTIONS} connections, {ROUNDS} rounds x {SECONDS} s each")
     print(f"load average (1 min) after each round: {', '.join(f'{x:.1f}' for x in loads)}")
     print(_line("hello", hello))
     print(_line("checkin", checkin, hello))

@@ -96,12 +96,7 @@ class Server:
         raise RuntimeError("server did not start: " + pathlib.Path(self.log.name).read_text()[-2000:])
 
     def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        _stop(self.proc)
 
     def worker_rss_mb(self) -> list[float]:
         """Resident memory of each worker process (children of the granian main process)."""
@@ -116,6 +111,34 @@ class Server:
             if match and cmd:
                 out.append(int(match.group(1)) / 1024)
         return out
+
+
+class Consumer:
+    """A Huey consumer (``manage.py run_huey``) on the same settings as the server: the background work a
+    production deployment runs beside the web workers (the batched Last Connected Times, among others)."""
+
+    def __init__(self, env: dict, workers: int = 2):
+        self.env, self.workers, self.proc = env, workers, None
+        self.log = tempfile.NamedTemporaryFile(prefix="entryway-bench-huey-", suffix=".log", delete=False)
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(
+            [PYTHON, str(ROOT / "manage.py"), "run_huey", "--workers", str(self.workers), "--flush-locks"],
+            env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def __exit__(self, *exc):
+        _stop(self.proc)
+
+
+def _stop(proc) -> None:
+    """End a process group started with start_new_session: SIGTERM, then SIGKILL after 10 s."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _descendants(pid: int) -> list[int]:

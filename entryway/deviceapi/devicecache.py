@@ -25,9 +25,10 @@ anything else is true, and leaves behind a fresh entry:
     check-in (DEVICE_LAST_SEEN_WRITE_INTERVAL is shorter than the poll), which would make every
     check-in an UPDATE of its row. An otherwise idle check-in instead records the time here and
     in its entry (``note_seen``, one round trip), and the first such check-in after
-    LAST_SEEN_FLUSH_INTERVAL seconds writes all of them in one batch (``flush_seen``); a periodic
-    task does the same for a fleet gone quiet. The Last Connected Time in the database is then at
-    most a few seconds older than the device's last check-in, far within DEVICE_OFFLINE_AFTER.
+    LAST_SEEN_FLUSH_INTERVAL seconds has the task queue's consumer write all of them in one batch
+    (``flush_later``, ``flush_seen``); a periodic task does the same for a fleet gone quiet. The
+    Last Connected Time in the database is then at most a few seconds older than the device's last
+    check-in, far within DEVICE_OFFLINE_AFTER.
     A flush only moves a Last Connected Time forward, and never sets one that was cleared
     meanwhile (a device reset or moved).
 
@@ -257,8 +258,8 @@ def note_seen(mac: str, entry: Entry, uptime: int | None, now: float | None = No
               flush: Callable[[], object] | None = None) -> bool:
     """Record an idle check-in's Last Connected Time for the next batch write, in one round trip.
 
-    False when the cache cannot run scripts (the caller writes the row itself). Flushes the pending
-    times (``flush``, by default ``flush_seen``) when LAST_SEEN_FLUSH_INTERVAL has passed since the
+    False when the cache cannot run scripts (the caller writes the row itself). Has the pending times
+    written (``flush``, by default ``flush_later``) when LAST_SEEN_FLUSH_INTERVAL has passed since the
     last flush.
     """
     run_script = getattr(cache, "run_script", None)
@@ -272,10 +273,19 @@ def note_seen(mac: str, entry: Entry, uptime: int | None, now: float | None = No
     ])
     if due:
         try:
-            (flush or flush_seen)()
+            (flush or flush_later)()
         except Exception:  # the times stay queued (given back) for the next flush; the check-in is answered
             logger.warning("writing the queued Last Connected Times failed", exc_info=True)
     return True
+
+
+def flush_later() -> None:
+    """Have the task queue's consumer write the pending times (``flush_seen``), not the request that found
+    them due: the write takes as long as the batch is large, and a request waiting for it holds up every
+    request queued behind it on its worker."""
+    from entryway.deviceapi.tasks import last_seen_flush_now_task
+
+    last_seen_flush_now_task()
 
 
 def flush_seen() -> int:
@@ -312,6 +322,9 @@ def _write_seen(pending: dict[int, tuple[float, int | None]]) -> int:
     # Only forward, and never where the time was cleared since (NULL); an unknown uptime stays as it is.
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # the whole batch in one statement
+            # Times lost in a server crash do no harm (the next check-in brings them again): the commit
+            # does not wait for the write-ahead log to reach the disk.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute(
                 f"UPDATE {table} AS d SET last_seen_at = v.seen, uptime_seconds = COALESCE(v.up, d.uptime_seconds) "
                 "FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[]) AS v(id, seen, up) "

@@ -133,16 +133,6 @@ def _redirected(environ, path: str) -> bool:
     return not any(re.search(pattern, path.lstrip("/")) for pattern in settings.SECURE_REDIRECT_EXEMPT)
 
 
-def _flush_seen():
-    """The queued Last Connected Times written as within a request: its database connection is checked
-    (a broken or expired one replaced) before and released after, as Django's handler does."""
-    request_started.send(sender=__name__, environ=None)
-    try:
-        return devicecache.flush_seen()
-    finally:
-        request_finished.send(sender=__name__)
-
-
 def _hand_on(environ, body: bytes, ran=None) -> None:
     environ["wsgi.input"] = io.BytesIO(body)
     if ran is not None:
@@ -226,7 +216,7 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         else:  # the first time this process sees the device: its version in a second round trip
             devicecache.remember_id(mac, entry.id)
             version = cache.get(version_key(entry.id))
-        if version is not None and devicecache.idle(entry, generation, report, mac, flush=_flush_seen):
+        if version is not None and devicecache.idle(entry, generation, report, mac):
             payload = json.dumps(devicecache.idle_answer(version)).encode()
             return _answer(environ, _ROUTE, start, "application/json", payload)
 

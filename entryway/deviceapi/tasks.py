@@ -21,6 +21,15 @@ def last_seen_flush_task():
     return devicecache.flush_seen()
 
 
+@db_task()
+def last_seen_flush_now_task():
+    """Last Connected Times queued by idle check-ins, written when a check-in found the interval passed
+    (devicecache.note_seen): at most once per LAST_SEEN_FLUSH_INTERVAL."""
+    from entryway.deviceapi import devicecache
+
+    return devicecache.flush_seen()
+
+
 @db_task(retries=5, retry_delay=30)
 def mqtt_device_provision_task(device_id: int):
     """Give one device its own broker credentials (dynamic security); does nothing without MQTT_DYNSEC."""

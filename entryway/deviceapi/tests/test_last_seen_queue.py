@@ -54,7 +54,8 @@ def test_the_first_checkin_after_the_interval_flushes_the_queue(redis_cache, set
     _age(device, 45)
     before = time.time()
     assert checkin(client, device_headers).status_code == 200
-    # The lock was free: that check-in wrote the queue itself, and holds the lock for the interval.
+    # The lock was free: that check-in had the queue written (the task runs at once in the tests), and
+    # holds the lock for the interval.
     assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= before
     assert cache.get(devicecache.SEEN_FLUSH_LOCK) is not None
 
@@ -100,3 +101,26 @@ def test_without_a_script_cache_the_checkin_writes_the_row(client, device, devic
     before = time.time()
     checkin(client, device_headers)
     assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= before - 1
+
+
+def test_the_checkin_leaves_the_write_to_the_task_queue(redis_cache, settings, client, device, device_headers):
+    from huey.contrib.djhuey import HUEY
+
+    settings.LAST_SEEN_FLUSH_INTERVAL = 10
+    checkin(client, device_headers)
+    old = _age(device, 45)
+    cache.delete(devicecache.SEEN_FLUSH_LOCK)
+    HUEY.immediate = False  # a real queue: the consumer, not the request, writes the times
+    try:
+        HUEY.flush()
+        with CaptureQueriesContext(connection) as queries:
+            assert checkin(client, device_headers).status_code == 200
+        assert len(queries) == 0, [q["sql"] for q in queries]
+        assert IntercomDevice.objects.get(pk=device.pk).last_seen_at == old
+        (task,) = HUEY.pending()
+        assert task.name.endswith("last_seen_flush_now_task")
+        assert devicecache.flush_seen() == 1  # what the task runs in the consumer
+    finally:
+        HUEY.flush()
+        HUEY.immediate = True
+    assert IntercomDevice.objects.get(pk=device.pk).last_seen_at > old

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 GUIDE_IMG = Path(__file__).resolve().parents[3] / "docs" / "user-guide" / "img"
 DEMO_PASSWORD = "entryway-demo"
