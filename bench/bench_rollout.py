@@ -8,8 +8,12 @@ firmware file, and prints:
 
 1. the time of the one API request that creates the strategy for all 10,000 devices (target ≤ 2 s),
    and the time to start it (10,000 upgrade actions in bulk);
-2. with the fleet simulator (``entryway.sim``) polling a granian server: the time until all
-   10,000 simulated devices have reported a final state.
+2. with the fleet simulator (``entryway.sim``) polling a granian server every 60 s: the fleet boots and
+   runs first (every device provisioned and checked in once), then the strategy starts, and the time from
+   the start until all 10,000 simulated devices have reported a final state (target: 2 poll intervals);
+   with ``BENCH_ROLLOUT_MQTT=mqtt://...`` the devices also listen for the platform's push (target 30 s);
+   with ``BENCH_ROLLOUT_COLD=1`` the strategy starts first and the whole fleet boots at once, timed from
+   the boot (each device's first request is then an AutoP fetch with nothing cached).
 """
 from __future__ import annotations
 
@@ -34,6 +38,9 @@ MQTT_URL = os.environ.get("BENCH_ROLLOUT_MQTT", "")
 # How long the benchmark waits for the whole fleet to report (seconds): 3 poll intervals + 120 s unless set,
 # longer to measure a fleet that needs longer.
 TIMEOUT = int(os.environ.get("BENCH_ROLLOUT_TIMEOUT") or 0) or POLL_INTERVAL * 3 + 120
+# By default the fleet runs before the strategy starts (as in production) and the time counts from the start;
+# BENCH_ROLLOUT_COLD=1 starts the strategy first and boots the whole fleet at once, timed from the boot.
+COLD = os.environ.get("BENCH_ROLLOUT_COLD", "") not in ("", "0")
 
 
 def _setup_django() -> tuple[str, str, int]:
@@ -160,11 +167,14 @@ def _run_fleet(strategy_id: int, var_dir: str, port: int, secrets_by_mac: dict[s
             "counts": services.strategy_counts(strategy)}
 
 
-def _run_fleet_mqtt(strategy_id: int, port: int, secrets_by_mac: dict[str, str]) -> dict:
-    """With MQTT push: the fleet boots and subscribes first, then the strategy starts; timed from the start.
+def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, str]) -> dict:
+    """The fleet boots and runs first (every device provisioned, checked in once and, with MQTT push,
+    subscribed), then the strategy starts; timed from the start.
 
-    The push reaches only devices already subscribed (a broker keeps messages for known sessions only),
-    as in production, where the fleet is connected long before an update strategy starts.
+    As in production, where the fleet is connected long before an update strategy starts: by polling,
+    each device finds its action at its next check-in, within one poll interval of the start; with MQTT
+    push at once. The push reaches only devices already subscribed (a broker keeps messages for known
+    sessions only).
     """
     from entryway.firmware import services
     from entryway.firmware.models import UpdateStrategy
@@ -172,60 +182,70 @@ def _run_fleet_mqtt(strategy_id: int, port: int, secrets_by_mac: dict[str, str])
 
     specs = [DeviceSpec(mac=mac, secret=secret) for mac, secret in secrets_by_mac.items()]
     env = dict(os.environ)
+    mqtt = bool(MQTT_URL)
     with common.Server(env, workers=2, port=port) as server, common.Consumer(env):
+        # Polling devices spread over one interval, as a running fleet's are.
         fleet = Fleet(server.url, specs, poll_interval=POLL_INTERVAL, reboot_seconds=1.0, install_seconds=0.5,
-                      ramp=min(POLL_INTERVAL, 30), connection_limit=FLEET_CONNECTIONS, seed=1, mqtt=True,
-                      mqtt_url=MQTT_URL)
+                      ramp=min(POLL_INTERVAL, 30) if mqtt else POLL_INTERVAL, connection_limit=FLEET_CONNECTIONS,
+                      seed=1, mqtt=mqtt, mqtt_url=MQTT_URL)
 
-        def subscribed(f) -> bool:
-            return all(d.online and d.mqtt is not None and d.mqtt.subscribed for d in f.devices.values())
+        def running(f) -> bool:
+            if mqtt:
+                return all(d.online and d.mqtt is not None and d.mqtt.subscribed for d in f.devices.values())
+            return all(d.online for d in f.devices.values())
 
         def final(d) -> bool:
             return any(r.kind == "upgrade" and r.status in ("success", "failure") and r.delivered for r in d.results)
 
         with FleetThread(fleet) as runner:
             t = time.perf_counter()
-            ready = runner.wait_until(subscribed, timeout=POLL_INTERVAL * 3 + 120, interval=0.5)
+            ready = runner.wait_until(running, timeout=POLL_INTERVAL * 3 + 120, interval=0.5)
             boot = time.perf_counter() - t
-            ready_count = sum(1 for d in fleet.devices.values() if d.mqtt is not None and d.mqtt.subscribed)
-            print(f"fleet booted and subscribed: {ready_count} of {len(specs)} devices in {boot:.1f} s"
-                  f"{'' if ready else ' (not all)'}", flush=True)
+            ready_count = sum(1 for d in fleet.devices.values()
+                              if d.online and (not mqtt or (d.mqtt is not None and d.mqtt.subscribed)))
+            print(f"fleet booted{' and subscribed' if mqtt else ' and checked in'}: {ready_count} of {len(specs)} "
+                  f"devices in {boot:.1f} s{'' if ready else ' (not all)'}", flush=True)
             # The strategy starts in a process of its own, as the periodic task would: the platform's MQTT
             # publisher must not share this process's GIL with the fleet's busy thread (it did not even
             # connect in time when it did).
             UpdateStrategy.objects.filter(pk=strategy_id).update(scheduled_at=timezone_now())
-            before = dict(fleet.counters)
-            starter = subprocess.Popen([sys.executable, "-c", _STARTER, str(strategy_id)], env=env, cwd=common.ROOT,
-                                       stdout=subprocess.PIPE, text=True)
+            before, cpu = dict(fleet.counters), time.process_time()
+            starter = subprocess.Popen([sys.executable, "-c", _STARTER, str(strategy_id), "1" if mqtt else ""],
+                                       env=env, cwd=common.ROOT, stdout=subprocess.PIPE, text=True)
             start_line = starter.stdout.readline().split()
             start_wall, started = float(start_line[0]), float(start_line[1])
             runner.wait_until(lambda f: all(final(d) for d in f.devices.values()), timeout=TIMEOUT - 60,
                               interval=0.2)
             reported = time.time() - start_wall
+            cpu = time.process_time() - cpu
             starter.wait(60)
             finals = [final(d) for d in fleet.devices.values()]
             counters = {k: fleet.counters[k] - before.get(k, 0) for k in ("requests", "checkins", "errors", "pushes")}
     strategy = UpdateStrategy.objects.get(pk=strategy_id)
     return {"seconds": reported, "started": started, "finished": sum(finals), "devices": len(finals),
-            "counters": counters, "status": strategy.status, "counts": services.strategy_counts(strategy)}
+            "counters": counters, "status": strategy.status, "counts": services.strategy_counts(strategy),
+            "simulator_cpu_seconds": cpu}
 
 
-# Starts the strategy (its MQTT pushes go out after commit) and prints "<wall clock at the start> <seconds>";
-# then waits until the publisher has handed every message to the broker.
+# Starts the strategy (with MQTT, its pushes go out after commit) and prints "<wall clock at the start>
+# <seconds>"; with MQTT, then waits until the publisher has handed every message to the broker.
 _STARTER = """
 import sys, time
 import django
 django.setup()
 from entryway.deviceapi.mqtt import publisher
 from entryway.firmware.services import strategy_start
-publisher.wait_connected(10)
+mqtt = len(sys.argv) > 2 and sys.argv[2] == "1"
+if mqtt:
+    publisher.wait_connected(10)
 wall, t = time.time(), time.perf_counter()
 strategy_start(strategy_id=int(sys.argv[1]))
 print(wall, round(time.perf_counter() - t, 3), flush=True)
-client = publisher._get()[0]
-deadline = time.monotonic() + 120
-while getattr(client, "_out_messages", None) and time.monotonic() < deadline:
-    time.sleep(0.05)
+if mqtt:
+    client = publisher._get()[0]
+    deadline = time.monotonic() + 120
+    while getattr(client, "_out_messages", None) and time.monotonic() < deadline:
+        time.sleep(0.05)
 """
 
 
@@ -241,32 +261,36 @@ def main() -> None:
     t = time.perf_counter()
     _installer, firmware, token, device_ids, secrets_by_mac = _seed(N_DEVICES)
     print(f"seeded {len(device_ids)} devices in {time.perf_counter() - t:.1f} s", flush=True)
-    strategy_id, created, started = _create_and_start(firmware, token, device_ids, start_now=not MQTT_URL)
+    strategy_id, created, started = _create_and_start(firmware, token, device_ids, start_now=COLD and not MQTT_URL)
     print(f"strategy creation (one API request, {len(device_ids)} devices): {created:.3f} s (target <= 2 s)")
-    if not MQTT_URL:
+    if COLD and not MQTT_URL:
         print(f"strategy start ({len(device_ids)} upgrade actions in bulk): {started:.3f} s", flush=True)
     try:
         import entryway.sim  # noqa: F401
     except ImportError:
         print("fleet: entryway.sim is not installed; the fleet part is skipped")
         return
-    if MQTT_URL:
-        fleet = _run_fleet_mqtt(strategy_id, port, secrets_by_mac)
+    if MQTT_URL or not COLD:
+        fleet = _run_running_fleet(strategy_id, port, secrets_by_mac)
         counts, c = fleet["counts"], fleet["counters"]
         verdict = "all" if fleet["finished"] == fleet["devices"] else f"only {fleet['finished']} of"
-        print(f"strategy start ({len(device_ids)} upgrade actions in bulk, MQTT push after commit): "
+        how, target = ("MQTT push", "30 s") if MQTT_URL else (f"polling every {POLL_INTERVAL} s", f"{2 * POLL_INTERVAL} s")
+        print(f"strategy start ({len(device_ids)} upgrade actions in bulk{', MQTT push after commit' if MQTT_URL else ''}): "
               f"{fleet['started']:.3f} s")
-        print(f"fleet (MQTT push): {verdict} {fleet['devices']} simulated devices reported a final state "
-              f"{fleet['seconds']:.1f} s after the start (target <= 30 s; {c['pushes']} pushes received, "
-              f"{c['requests']} requests, {c['checkins']} check-ins, {c['errors']} errors)")
+        print(f"fleet ({how}): {verdict} {fleet['devices']} simulated devices reported a final state "
+              f"{fleet['seconds']:.1f} s after the start (target <= {target}; {c['pushes']} pushes received, "
+              f"{c['requests']} requests ({c['requests'] / max(1, fleet['devices']):.1f} per device), "
+              f"{c['checkins']} check-ins, {c['errors']} errors; simulator CPU {fleet['simulator_cpu_seconds']:.1f} s)")
         print(f"platform: strategy {fleet['status']}; succeeded {counts['succeeded']}, failed {counts['failed']}, "
               f"still open {counts['total'] - counts['final']}")
         return
+    # BENCH_ROLLOUT_COLD=1: the strategy starts first and the whole fleet boots at once (every device's first
+    # request an AutoP fetch with nothing cached), timed from the boot.
     fleet = _run_fleet(strategy_id, var_dir, port, secrets_by_mac)
     counts, report = fleet["counts"], fleet["report"]
     finished = report["succeeded"] + report["failed"]
     verdict = "all" if report["unfinished"] == 0 else f"only {finished} of"
-    print(f"fleet: {verdict} {report['devices']} simulated devices reported a final state in "
+    print(f"fleet (booting at the start): {verdict} {report['devices']} simulated devices reported a final state in "
           f"{fleet['seconds']:.1f} s (poll interval {POLL_INTERVAL} s, target <= {2 * POLL_INTERVAL} s; "
           f"{report['checkins']} check-ins, {report['errors']} errors)")
     print(f"requests: {report['requests']} ({report['requests'] / max(1, report['devices']):.1f} per device); "
@@ -274,6 +298,7 @@ def main() -> None:
           f"({100 * report['simulator_cpu_seconds'] / max(fleet['seconds'], 0.001):.0f}% of one core)")
     print(f"platform: strategy {fleet['status']}; succeeded {counts['succeeded']}, failed {counts['failed']}, "
           f"not reached {counts['not_reached']}, still open {counts['total'] - counts['final']}")
+
 
 if __name__ == "__main__":
     main()
