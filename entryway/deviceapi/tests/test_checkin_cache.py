@@ -172,8 +172,12 @@ def test_other_paths_take_the_full_application(wsgi_app):
     assert _call(wsgi_app, "GET", "/device/v1/checkin/extra")["status"] == 404
 
 
-def test_a_file_rendered_from_data_changed_meanwhile_is_not_cached(installer, make_device):
+@pytest.mark.parametrize("backend", ["locmem", "redis"])
+def test_a_file_rendered_from_data_changed_meanwhile_is_not_cached(request, backend, installer, make_device):
     from django.core.cache import cache
+
+    if backend == "redis":  # the production backend
+        request.getfixturevalue("redis_cache")
 
     from entryway.deviceapi.autop import (
         cached_version,
@@ -193,6 +197,62 @@ def test_a_file_rendered_from_data_changed_meanwhile_is_not_cached(installer, ma
     assert cached_version(device.pk) is None
     # rendered after the change: cached as usual
     assert cached_version(device.pk) is None and config_version(device.pk) == cached_version(device.pk)
+
+
+@pytest.mark.parametrize("backend", ["locmem", "redis"])
+def test_files_are_remembered_and_forgotten_with_their_epochs(request, backend, installer, make_device):
+    from django.core.cache import cache
+
+    from entryway.deviceapi.autop import (
+        CONFIG_VERSION_TTL,
+        base_key,
+        cached_file,
+        cached_version,
+        epoch_key,
+        file_key,
+        forget_files,
+        forget_versions,
+        remember_version,
+        version_epoch,
+        version_key,
+        version_of,
+    )
+
+    if backend == "redis":
+        request.getfixturevalue("redis_cache")
+    device, other = make_device(installer), make_device(installer)
+    cache.clear()
+    # No epoch yet: a file made now is cached (the epoch read was "none").
+    assert version_epoch(device.pk) is None
+    assert remember_version(device.pk, "Config.A.B.C = 1\n", epoch=None, base=("head", "tail"),
+                            base_mac=device.mac) == version_of("Config.A.B.C = 1\n")
+    assert cached_file(device.pk) == "Config.A.B.C = 1\n"
+    assert cached_version(device.pk) == version_of("Config.A.B.C = 1\n")
+    assert cache.get(base_key(device.pk)) is not None
+    # An action opened: the file and its version go, the base stays, the epoch moves; other devices keep theirs.
+    remember_version(other.pk, "Config.X.Y.Z = 2\n")
+    with transaction.atomic():
+        forget_files([device.pk])
+    epoch = version_epoch(device.pk)
+    assert isinstance(epoch, int)
+    assert cached_file(device.pk) is None and cached_version(device.pk) is None
+    assert cache.get(base_key(device.pk)) is not None
+    assert cached_file(other.pk) == "Config.X.Y.Z = 2\n"
+    # A file made before the epoch moved is not cached; one made after it is.
+    remember_version(device.pk, "stale", epoch=None)
+    assert cached_version(device.pk) is None
+    remember_version(device.pk, "Config.A.B.C = 3\n", epoch=epoch)
+    assert cached_file(device.pk) == "Config.A.B.C = 3\n"
+    # The device row changed: the base goes too.
+    with transaction.atomic():
+        forget_versions([device.pk])
+    assert version_epoch(device.pk) != epoch
+    assert cache.get(base_key(device.pk)) is None and cached_file(device.pk) is None
+    if backend == "redis":  # everything written lives CONFIG_VERSION_TTL seconds at most
+        remember_version(device.pk, "Config.A.B.C = 4\n", base=("h", "t"), base_mac=device.mac)
+        client = cache._cache.get_client(write=True)
+        for key in (version_key(device.pk), file_key(device.pk), base_key(device.pk), epoch_key(device.pk)):
+            assert 0 < client.ttl(cache.make_key(key)) <= CONFIG_VERSION_TTL
 
 
 def _upgrade(device, installer, url="https://cloud.example.com/firmware/files/x/R29.rom"):
