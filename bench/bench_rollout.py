@@ -189,20 +189,18 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
                       ramp=min(POLL_INTERVAL, 30) if mqtt else POLL_INTERVAL, connection_limit=FLEET_CONNECTIONS,
                       seed=1, mqtt=mqtt, mqtt_url=MQTT_URL)
 
-        def running(f) -> bool:
-            if mqtt:
-                return all(d.online and d.mqtt is not None and d.mqtt.subscribed for d in f.devices.values())
-            return all(d.online for d in f.devices.values())
+        def running(d) -> bool:
+            return d.online and (not mqtt or (d.mqtt is not None and d.mqtt.subscribed))
 
         def final(d) -> bool:
             return any(r.kind == "upgrade" and r.status in ("success", "failure") and r.delivered for r in d.results)
 
         with FleetThread(fleet) as runner:
             t = time.perf_counter()
-            ready = runner.wait_until(running, timeout=POLL_INTERVAL * 3 + 120, interval=0.5)
+            ready = runner.wait_until(lambda f: all(running(d) for d in f.devices.values()),
+                                      timeout=POLL_INTERVAL * 3 + 120, interval=0.5)
             boot = time.perf_counter() - t
-            ready_count = sum(1 for d in fleet.devices.values()
-                              if d.online and (not mqtt or (d.mqtt is not None and d.mqtt.subscribed)))
+            ready_count = sum(1 for d in fleet.devices.values() if running(d))
             print(f"fleet booted{' and subscribed' if mqtt else ' and checked in'}: {ready_count} of {len(specs)} "
                   f"devices in {boot:.1f} s{'' if ready else ' (not all)'}", flush=True)
             # The strategy starts in a process of its own, as the periodic task would: the platform's MQTT
