@@ -173,7 +173,7 @@ def _posted(environ, path: str):
         _hand_on(environ, body)
         return None
     ran = gate.run_gate(environ, path, mac)
-    answer, extra_key = ran
+    answer = ran[0]
     try:
         data = json.loads(body) if body.strip() else {}
     except (UnicodeDecodeError, ValueError):
