@@ -21,6 +21,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from entryway.core.access import installer_required
 from entryway.core.audit import audit
@@ -169,7 +170,8 @@ def run_export_job(job, progress) -> dict:
         job.data = _content(export, params["fmt"], counted())
         job.file_name = params["file_name"]
     job.content_type = "text/csv; charset=utf-8" if params["fmt"] == "csv" else XLSX_TYPE
-    return {"message": _("%(n)s rows exported to %(file)s.") % {"n": job.total, "file": job.file_name},
+    message = ngettext("%(n)s row exported to %(file)s.", "%(n)s rows exported to %(file)s.", job.total)
+    return {"message": message % {"n": job.total, "file": job.file_name},
             "link": reverse("dashboard:job_download", kwargs={"pk": job.pk}), "link_label": _("Download")}
 
 

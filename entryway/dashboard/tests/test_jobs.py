@@ -31,6 +31,11 @@ def test_large_export_runs_in_the_background_and_downloads_the_search_result(
     assert (job.kind, job.status, job.processed, job.total) == ("export", "done", 3, 3)
     page = client.get(response.url).content.decode()
     assert "3 rows exported" in page and "Download" in page and "hx-get" not in page  # done: no more polling
+    settings.EXPORT_INLINE_MAX_ROWS = 0  # a single row in the background too: its message is singular
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get("/exports/users.csv", {"q": "Alice 1"})
+    one = _job_from(response)
+    assert one.total == 1 and one.result["message"].startswith("1 row exported to users-")
     download = client.get(reverse("dashboard:job_download", kwargs={"pk": job.pk}))
     assert download["Content-Disposition"].startswith('attachment; filename="users-')
     rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
