@@ -1,6 +1,8 @@
 """The Payments list as an export (CSV / XLSX) of the dashboard: the current search result."""
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from entryway.dashboard.exports import Export, local_time, register_export
 
 
@@ -18,5 +20,5 @@ def _order_row(o, tz):
 
 def register() -> None:
     register_export("payments", Export(
-        "Payments", ["Order Number", "Type", "The number of apartments", "Total Price", "Should Pay", "Currency",
-                     "Status", "Created Time"], _orders, _order_row))
+        _("Payments"), [_("Order Number"), _("Type"), _("The number of apartments"), _("Total Price"), _("Should Pay"),
+                        _("Currency"), _("Status"), _("Created Time")], _orders, _order_row))

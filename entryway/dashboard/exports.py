@@ -19,9 +19,9 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from entryway.core.access import installer_required
 from entryway.core.audit import audit
@@ -67,7 +67,7 @@ def _devices(request) -> QuerySet:
 
 def _device_row(d, tz):
     return [d.mac, d.owner.name, d.sip_number, d.location, d.device_model.name, d.device_model.get_device_type_display(),
-            "Online" if d.is_online else "Offline", d.firmware_version, local_time(d.last_seen_at, tz)]
+            _("Online") if d.is_online else _("Offline"), d.firmware_version, local_time(d.last_seen_at, tz)]
 
 
 def _macs(request) -> QuerySet:
@@ -78,16 +78,25 @@ def _macs(request) -> QuerySet:
 
 def _mac_row(m, tz):
     device = getattr(m, "device", None)
-    return [m.mac, "Bound" if device else "Not bound", device.owner.name if device else "", local_time(m.created_at, tz)]
+    return [m.mac, _("Bound") if device else _("Not bound"), device.owner.name if device else "",
+            local_time(m.created_at, tz)]
 
 
+# Titles, column names and words in cells are the guide's, in the language of whoever exports (a background
+# export runs in the language of the account that started it).
 EXPORTS: dict[str, Export] = {
-    "users": Export("User", ["Name", "Family SIP", "Personal SIP", "Room", "Email", "Mobile Number", "Address",
-                             "Family Member", "Active", "Landline Status", "Created Time", "Landline Expiration Time",
-                             "Expiration Time"], _users, _user_row),
-    "devices": Export("Device", ["MAC", "Owner", "SIP", "Location", "Model", "Device Type", "Status", "Firmware",
-                                 "Last Connected Time"], _devices, _device_row),
-    "mac-library": Export("MAC Library", ["MAC", "Bound", "User", "Created Time"], _macs, _mac_row),
+    "users": Export(gettext_lazy("User"), [
+        gettext_lazy("Name"), gettext_lazy("Family SIP"), gettext_lazy("Personal SIP"), gettext_lazy("Room"),
+        gettext_lazy("Email"), gettext_lazy("Mobile Number"), gettext_lazy("Address"), gettext_lazy("Family Member"),
+        gettext_lazy("Active"), gettext_lazy("Landline Status"), gettext_lazy("Created Time"),
+        gettext_lazy("Landline Expiration Time"), gettext_lazy("Expiration Time")], _users, _user_row),
+    "devices": Export(gettext_lazy("Device"), [
+        gettext_lazy("MAC"), gettext_lazy("Owner"), gettext_lazy("SIP"), gettext_lazy("Location"),
+        gettext_lazy("Model"), gettext_lazy("Device Type"), gettext_lazy("Status"), gettext_lazy("Firmware"),
+        gettext_lazy("Last Connected Time")], _devices, _device_row),
+    "mac-library": Export(gettext_lazy("MAC Library"), [
+        gettext_lazy("MAC"), gettext_lazy("Bound"), gettext_lazy("User"), gettext_lazy("Created Time")],
+        _macs, _mac_row),
 }
 
 
@@ -105,6 +114,11 @@ def _rows(export: Export, qs: QuerySet, tz) -> Iterator[list]:
         yield [_cell(v) for v in export.row(obj, tz)]
 
 
+def _in_language(language: str, items: Iterator) -> Iterator:
+    with translation.override(language):
+        yield from items
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -113,7 +127,7 @@ class _Echo:
 def _csv_stream(columns: list[str], rows: Iterable[list]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # so that spreadsheet programs read UTF-8 names correctly
-    yield writer.writerow(columns)
+    yield writer.writerow([str(c) for c in columns])
     for row in rows:
         yield writer.writerow(row)
 
@@ -122,8 +136,8 @@ def _xlsx(title: str, columns: list[str], rows: Iterable[list]) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(title[:31])
-    sheet.append(columns)
+    sheet = book.create_sheet(str(title)[:31])
+    sheet.append([str(c) for c in columns])
     for row in rows:
         sheet.append(row)
     out = io.BytesIO()
@@ -193,7 +207,9 @@ def export_list(request, key: str, fmt: str):
         return redirect("dashboard:job_detail", pk=job.pk)
     _audit(request.user, key, fmt, dict(request.GET.items()), filename)
     if fmt == "csv":
-        response = StreamingHttpResponse(_csv_stream(export.columns, _rows(export, qs, tz)),
+        # Streamed after the view returns: in the request's language, whatever the thread's is by then.
+        response = StreamingHttpResponse(_in_language(translation.get_language(),
+                                                      _csv_stream(export.columns, _rows(export, qs, tz))),
                                          content_type="text/csv; charset=utf-8")
     else:
         response = HttpResponse(_xlsx(export.title, export.columns, _rows(export, qs, tz)), content_type=XLSX_TYPE)

@@ -41,3 +41,28 @@ def test_exports_are_for_installers_only_and_audited(client, installer, distribu
     assert client.get("/exports/users.pdf").status_code == 404
     client.get("/exports/mac-library.csv")
     assert AuditLog.objects.filter(action="export.mac-library", installer=installer).exists()
+
+
+def test_exports_speak_the_language_of_the_account(client, installer):
+    """Column names, words in cells and the sheet's title in the installer's language, also when the CSV is
+    streamed after the view has returned."""
+    from django.utils import translation
+
+    from entryway.devices.models import MacLibraryEntry
+
+    MacLibraryEntry.objects.create(mac="0C11AA000001", installer=installer)
+    installer.language = "fr"
+    installer.save(update_fields=["language"])
+    client.force_login(installer)
+    response = client.get("/exports/mac-library.csv")
+    translation.activate("en")  # the thread's language when the server reads the stream
+    try:
+        rows = _csv(response)
+    finally:
+        translation.deactivate()
+    assert rows[0] == ["MAC", "Liée", "Utilisateur", "Date de création"]
+    assert rows[1][:3] == ["0C11AA000001", "Non liée", ""]
+
+    book = load_workbook(io.BytesIO(client.get("/exports/mac-library.xlsx").content))
+    assert book.sheetnames == ["Bibliothèque MAC"]
+    assert [cell.value for cell in next(book.active.iter_rows(max_row=1))] == rows[0]
