@@ -7,8 +7,12 @@
 - ``incr_window(key, timeout)``: a counter that starts at 1 on its first hit and expires ``timeout``
   seconds later, in one round trip (rate limits: ``entryway.core.ratelimit.hit``).
 - ``run_script(source, keys, args)``: a Lua script on cache keys (named as for ``get``), for the few
-  places that need several reads and writes in one round trip (``entryway.deviceapi.gate``);
-  ``decode(raw)`` turns a value the script read back into what ``get`` would have returned, and
+  places that need several reads and writes in one round trip (``entryway.deviceapi.gate``). It is
+  the one cache call of an idle device request, so it skips the client's generic machinery: each
+  thread keeps one connection of its own (redis-py's ``Connection``, with the pool's settings), the
+  command is packed by hiredis in one call and sent, and the reply read; no pool lock, liveness
+  probe, retry wrapper or per-argument encoding. A connection error falls back to the client's own
+  path, with its retries. ``decode(raw)`` turns a value the script read back into what ``get`` would have returned, and
   ``encode(value)`` a value into what ``set`` would have stored.
 
 Settings: ``CACHES["default"]["BACKEND"] = "entryway.core.cache.RedisCache"`` (what ``CACHE_URL=redis://``
@@ -16,10 +20,16 @@ selects).
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 
+import hiredis
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _INCR_EXISTING = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -44,6 +54,8 @@ class RedisCacheClient(DjangoRedisCacheClient):
         self._incr_script = None
         self._window_script = None
         self._scripts: dict[str, object] = {}
+        self._shas: dict[str, str] = {}
+        self._lanes = threading.local()
 
     def get_client(self, key=None, *, write=False):
         index = self._get_connection_pool_index(write)
@@ -73,6 +85,35 @@ class RedisCacheClient(DjangoRedisCacheClient):
 
 
     def run_script(self, source, keys, args):
+        sha = self._shas.get(source)
+        if sha is None:
+            sha = self._shas[source] = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+        connection = self._lane()
+        try:
+            try:
+                connection.send_packed_command([hiredis.pack_command(("EVALSHA", sha, len(keys), *keys, *args))],
+                                               check_health=False)
+                return connection.read_response()
+            except NoScriptError:  # a new or flushed server: the script itself, which loads it
+                connection.send_packed_command([hiredis.pack_command(("EVAL", source, len(keys), *keys, *args))],
+                                               check_health=False)
+                return connection.read_response()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            connection.disconnect()
+        return self._client_script(source, keys, args)
+
+    def _lane(self):
+        """This thread's own connection to the write server (made again in a forked process)."""
+        lanes = self._lanes
+        connection = getattr(lanes, "connection", None)
+        if connection is None or lanes.pid != os.getpid():
+            pool = self._get_connection_pool(True)
+            connection = lanes.connection = pool.connection_class(**pool.connection_kwargs)
+            lanes.pid = os.getpid()
+        return connection
+
+    def _client_script(self, source, keys, args):
+        """The script through redis-py's client: its pool and its retries on connection errors."""
         client = self.get_client(keys[0] if keys else None, write=True)
         script = self._scripts.get(source)
         if script is None:
@@ -97,8 +138,12 @@ class RedisCache(DjangoRedisCache):
         return self._cache.incr_window(key, timeout)
 
     def run_script(self, source: str, keys: list[str], args: list, version=None):
-        """Run a Lua script; ``keys`` are cache keys as ``get`` takes them (an empty string stays empty)."""
-        made = [self.make_and_validate_key(key, version=version) if key else "" for key in keys]
+        """Run a Lua script; ``keys`` are cache keys as ``get`` takes them (an empty string stays empty).
+
+        The keys are made as ``get`` makes them but not checked for memcached's limits (length, spaces),
+        which only warn and do not apply to Redis."""
+        make_key = self.make_key
+        made = [make_key(key, version=version) if key else "" for key in keys]
         return self._cache.run_script(source, made, args)
 
     def decode(self, raw):

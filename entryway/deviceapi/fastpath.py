@@ -37,9 +37,10 @@ import re
 import time
 
 from django.conf import settings
-from django.core.cache import cache
-from django.core.signals import request_finished, request_started
+from django.core.cache import caches
+from django.core.signals import request_finished, request_started, setting_changed
 from django.db import DatabaseError
+from django.dispatch import receiver
 from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 
@@ -66,6 +67,7 @@ _ROUTE = metrics.CHECKIN_ROUTE
 AUTOP_ROUTE = "deviceapi:autop_file"
 RESULT_ROUTE = "deviceapi:action_result"
 _headers_by_scheme: dict[tuple, list[tuple[str, str]]] = {}
+_CHECKINS_OK = metrics.CHECKINS.labels("ok")
 
 
 class _Request:
@@ -80,8 +82,36 @@ class _Request:
         return self._secure
 
 
+class _Security:
+    """The SecurityMiddleware settings these answers follow, read once (and again after a settings change)."""
+
+    __slots__ = ("proxy_header", "ssl_redirect", "redirect_exempt")
+
+    def __init__(self):
+        self.proxy_header = settings.SECURE_PROXY_SSL_HEADER
+        self.ssl_redirect = settings.SECURE_SSL_REDIRECT
+        self.redirect_exempt = [re.compile(pattern) for pattern in settings.SECURE_REDIRECT_EXEMPT]
+
+
+_security: _Security | None = None
+
+
+def _conf() -> _Security:
+    global _security
+    if _security is None:
+        _security = _Security()
+    return _security
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs) -> None:
+    global _security
+    _security = None
+    _headers_by_scheme.clear()
+
+
 def _is_secure(environ) -> bool:
-    header = settings.SECURE_PROXY_SSL_HEADER
+    header = _conf().proxy_header
     if header:
         name, value = header
         forwarded = environ.get(name)
@@ -92,8 +122,7 @@ def _is_secure(environ) -> bool:
 
 def _security_headers(secure: bool, path: str, content_type: str) -> list[tuple[str, str]]:
     """The headers Django's SecurityMiddleware adds to such an answer of this route (computed once)."""
-    key = (secure, path, content_type, settings.SECURE_HSTS_SECONDS, settings.SECURE_CONTENT_TYPE_NOSNIFF,
-           settings.SECURE_REFERRER_POLICY, settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
+    key = (secure, path, content_type)
     headers = _headers_by_scheme.get(key)
     if headers is None:
         response = HttpResponse(content_type=content_type)
@@ -109,10 +138,17 @@ def answer_headers(environ, path: str, content_type: str) -> list[tuple[str, str
             ("X-Request-ID", request_id_for(environ.get("HTTP_X_REQUEST_ID", "")))]
 
 
+_counters: dict[tuple[str, str, int], tuple] = {}
+
+
 def count(environ, route: str, status: int, start: float) -> None:
-    """The request in the metrics, as MetricsMiddleware counts Django's."""
-    metrics.LATENCY.labels(route).observe(time.perf_counter() - start)
-    metrics.REQUESTS.labels(environ["REQUEST_METHOD"], route, str(status)).inc()
+    """The request in the metrics, as MetricsMiddleware counts Django's (the labelled series looked up once)."""
+    key = (environ["REQUEST_METHOD"], route, status)
+    series = _counters.get(key)
+    if series is None:
+        series = _counters[key] = (metrics.LATENCY.labels(route), metrics.REQUESTS.labels(key[0], route, str(status)))
+    series[0].observe(time.perf_counter() - start)
+    series[1].inc()
 
 
 def _answer(environ, route: str, start: float, content_type: str, body: bytes):
@@ -122,15 +158,16 @@ def _answer(environ, route: str, start: float, content_type: str, body: bytes):
                *answer_headers(environ, path, content_type)]
     count(environ, route, 200, start)
     if route == _ROUTE:
-        metrics.CHECKINS.labels("ok").inc()
+        _CHECKINS_OK.inc()
     return "200 OK", headers, body
 
 
 def _redirected(environ, path: str) -> bool:
     """True when Django's SecurityMiddleware would redirect the request to HTTPS."""
-    if not settings.SECURE_SSL_REDIRECT or _is_secure(environ):
+    conf = _conf()
+    if not conf.ssl_redirect or _is_secure(environ):
         return False
-    return not any(re.search(pattern, path.lstrip("/")) for pattern in settings.SECURE_REDIRECT_EXEMPT)
+    return not any(pattern.search(path.lstrip("/")) for pattern in conf.redirect_exempt)
 
 
 def _hand_on(environ, body: bytes, ran=None) -> None:
@@ -154,9 +191,10 @@ def _in_request(work, what: str):
 
 
 def _posted(environ, path: str):
-    """(start, body, credentials, MAC, the gate's answer, its extra key, the JSON body) of a device's POST,
-    or None when the view is to serve it (the body put back, the gate's answer handed on)."""
-    if (environ.get("REQUEST_METHOD") != "POST" or getattr(cache, "run_script", None) is None
+    """(start, body, credentials, MAC, the gate's answer with its extra key, the JSON body, the cache) of a
+    device's POST, or None when the view is to serve it (the body put back, the gate's answer handed on)."""
+    store = caches["default"]
+    if (environ.get("REQUEST_METHOD") != "POST" or getattr(store, "run_script", None) is None
             or _redirected(environ, path)):
         return None
     try:
@@ -172,7 +210,7 @@ def _posted(environ, path: str):
     if b"\x00" in body or b"\\u0000" in body or mac is None:
         _hand_on(environ, body)
         return None
-    ran = gate.run_gate(environ, path, mac)
+    ran = gate.run_gate(environ, path, mac, store)
     answer = ran[0]
     try:
         data = json.loads(body) if body.strip() else {}
@@ -181,12 +219,12 @@ def _posted(environ, path: str):
     if answer[0] != 0 or not isinstance(data, dict):
         _hand_on(environ, body, ran)
         return None
-    return start, body, credentials, mac, ran, data
+    return start, body, credentials, mac, ran, data, store
 
 
-def _known_entry(answer: list, credentials: tuple[str, str]):
+def _known_entry(store, answer: list, credentials: tuple[str, str]):
     """The device's cache entry as the gate read it, when it proves these credentials; else None."""
-    entry = cache.decode(answer[1])
+    entry = store.decode(answer[1])
     if (isinstance(entry, devicecache.Entry)
             and hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
         return entry
@@ -203,19 +241,19 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
     posted = _posted(environ, gate.CHECKIN_PATH)
     if posted is None:
         return None
-    start, body, credentials, mac, ran, data = posted
-    (answer, extra_key), decode = ran, cache.decode
+    start, body, credentials, mac, ran, data, store = posted
+    (answer, extra_key), decode = ran, store.decode
     report, errors = parse_checkin(data)
     if errors:
         _hand_on(environ, body, ran)
         return None
-    entry, generation = _known_entry(answer, credentials), decode(answer[2])
+    entry, generation = _known_entry(store, answer, credentials), decode(answer[2])
     if entry is not None:
         if extra_key == version_key(entry.id):
             version = decode(answer[3]) if answer[3] is not None else None
         else:  # the first time this process sees the device: its version in a second round trip
             devicecache.remember_id(mac, entry.id)
-            version = cache.get(version_key(entry.id))
+            version = store.get(version_key(entry.id))
         if version is not None and devicecache.idle(entry, generation, report, mac):
             payload = json.dumps(devicecache.idle_answer(version)).encode()
             return _answer(environ, _ROUTE, start, "application/json", payload)
@@ -246,7 +284,8 @@ def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes]
     query) for a device known to the cache, or made as the view makes it for a device the database
     knows. Installer credentials, another device's file, refused credentials and errors go to the view.
     """
-    if environ.get("REQUEST_METHOD") != "GET" or getattr(cache, "run_script", None) is None:
+    store = caches["default"]
+    if environ.get("REQUEST_METHOD") != "GET" or getattr(store, "run_script", None) is None:
         return None
     if _redirected(environ, path):
         return None
@@ -255,20 +294,20 @@ def cached_autop(environ, path: str) -> tuple[str, list[tuple[str, str]], bytes]
     mac = _mac_or_none(credentials[0]) if credentials else None
     if mac is None or mac != _mac_or_none(path[len("/autop/"):-len(".cfg")]):
         return None  # installer credentials, another device's file, a malformed MAC: the view decides
-    ran = gate.run_gate(environ, path, mac)
+    ran = gate.run_gate(environ, path, mac, store)
     answer, extra_key = ran
     if answer[0] != 0:
         environ[gate.GATE_ENVIRON_KEY] = ran
         return None
-    decode = cache.decode
-    entry = _known_entry(answer, credentials)
+    decode = store.decode
+    entry = _known_entry(store, answer, credentials)
     content = None
     if entry is not None:
         if extra_key == file_key(entry.id):
             content = decode_file(decode(answer[3])) if answer[3] is not None else None
         else:  # the first time this process sees the device: its file in a second round trip
             devicecache.remember_id(mac, entry.id)
-            content = decode_file(cache.get(file_key(entry.id)))
+            content = decode_file(store.get(file_key(entry.id)))
     if content is None:
         content = _autop_from_database(entry, mac, credentials)
     if content is None:
@@ -298,8 +337,8 @@ def action_result(environ, path: str, action_id: int) -> tuple[str, list[tuple[s
     posted = None if action_id > MAX_ID else _posted(environ, path)
     if posted is None:
         return None
-    start, body, credentials, _mac, ran, data = posted
-    entry = _known_entry(ran[0], credentials)
+    start, body, credentials, _mac, ran, data, store = posted
+    entry = _known_entry(store, ran[0], credentials)
     status, stage, detail, errors = parse_result(data)
     if entry is None or errors:
         _hand_on(environ, body, ran)

@@ -71,17 +71,20 @@ def _bucket_key(scope: str, who: str, window: int, now: int) -> str:
     return f"rl:{scope}:{who}:{now // window}"  # as entryway.core.ratelimit.hit names it
 
 
-def run_gate(meta: dict, path: str, mac: str | None) -> tuple[list, str | None]:
+def run_gate(meta: dict, path: str, mac: str | None, store=None) -> tuple[list, str | None]:
     """Run the gate's script for a device request: (the script's answer, the extra key read).
 
     ``meta`` is the WSGI environ (``request.META``); ``mac`` the normalised MAC of the credentials,
-    for the routes that read the device's entries (None for the others).
+    for the routes that read the device's entries (None for the others); ``store`` the default
+    cache when the caller has it at hand.
     """
     now = int(time.time())
     ip = meta.get("REMOTE_ADDR") or "unknown"  # as entryway.core.ratelimit.client_ip
     failure_limit = getattr(settings, "DEVICE_AUTH_FAILURE_LIMIT", 1000) or 0
     device_limit = getattr(settings, "DEVICE_RATE_LIMIT", 600) or 0
-    user = _basic_user(_Meta(meta))
+    # The rate limit's user is the credentials' user name reduced to its hexadecimal digits (_basic_user):
+    # for a user name that is a MAC, the normalised MAC itself.
+    user = mac or _basic_user(_Meta(meta))
     is_autop = path.startswith("/autop/")
     extra_key = devicecache.known_key(mac, file_key if is_autop else version_key) if mac else None
     keys = [
@@ -92,8 +95,8 @@ def run_gate(meta: dict, path: str, mac: str | None) -> tuple[list, str | None]:
         devicecache.generation_key(mac) if mac else "",
         extra_key or "",
     ]
-    answer = cache.run_script(_SCRIPT, keys, [failure_limit, device_limit, DEVICE_WINDOW + 1,
-                                              settings.AUTOP_RATE_LIMIT, AUTOP_WINDOW + 1])
+    answer = (store or cache).run_script(_SCRIPT, keys, [failure_limit, device_limit, DEVICE_WINDOW + 1,
+                                                         settings.AUTOP_RATE_LIMIT, AUTOP_WINDOW + 1])
     return answer, extra_key
 
 

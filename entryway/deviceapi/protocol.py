@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import ipaddress
 import json
@@ -129,15 +130,25 @@ def _string(data: dict, key: str, max_length: int, errors: list[str]) -> str | N
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _compressed_ip(text: str) -> str | None:
+    """The address in its compressed form, or None when it is none (a fleet reports few distinct ones)."""
+    try:
+        return ipaddress.ip_address(text.strip()).compressed
+    except ValueError:
+        return None
+
+
 def parse_checkin(data: dict) -> tuple[dict, list[str]]:
     errors: list[str] = []
     report = {"model": _string(data, "model", 32, errors), "firmware": _string(data, "firmware", 32, errors)}
     ip = _string(data, "ip", 45, errors)
     if ip is not None:
-        try:
-            report["ip"] = ipaddress.ip_address(ip.strip()).compressed
-        except ValueError:
+        compressed = _compressed_ip(ip)
+        if compressed is None:
             errors.append("'ip' is not an IPv4 or IPv6 address.")
+        else:
+            report["ip"] = compressed
     uptime = data.get("uptime")
     if uptime is not None:
         if isinstance(uptime, bool) or not isinstance(uptime, int) or not 0 <= uptime < 2**53:

@@ -99,3 +99,5 @@ def test_request_id_is_echoed(client):
     assert response["X-Request-ID"] == "abc-123"
     generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})["X-Request-ID"]
     assert generated != "bad id with spaces" and len(generated) == 32
+    assert int(generated, 16) >= 0 and generated == generated.lower()
+    assert client.get("/healthz")["X-Request-ID"] != client.get("/healthz")["X-Request-ID"]
