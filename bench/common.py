@@ -83,7 +83,7 @@ class Server:
         self.proc = subprocess.Popen(
             [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(self.port), "--workers",
              str(self.workers), "--blocking-threads", str(self.threads), "--backlog", "2048",
-             "config.wsgi:application"],
+             *os.environ.get("BENCH_GRANIAN_ARGS", "").split(), "config.wsgi:application"],
             env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 30
