@@ -214,7 +214,7 @@ def main() -> None:
         samples = soak(server, scripts["checkin"], SOAK_SECONDS) if SOAK_SECONDS else []
     written = _written_since(mark)
     hello, checkin, autop = (_total(runs[k]) for k in ("hello", "checkin", "autop"))
-    print(f"machine: {common.machine()}; granian {server.workers} workers x {server.threads} threads; "
+    print(f"machine: {common.machine()}; granian {server.workers} workers x {server.threads or 'default'} threads; "
           f"{N_DEVICES} devices; wrk {WRK_THREADS} threads, {CONNECTIONS} connections, {ROUNDS} rounds x {SECONDS} s each")
     print(f"load average (1 min) after each round: {', '.join(f'{x:.1f}' for x in loads)}")
     print(_line("hello", hello))

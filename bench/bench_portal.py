@@ -165,7 +165,7 @@ def main() -> None:
     with common.Server(dict(os.environ), workers=2) as server:
         times = _measure(server, cookie, big_targets)
     load_after = os.getloadavg()
-    print(f"machine: {common.machine()}; granian {server.workers} workers x {server.threads} threads; "
+    print(f"machine: {common.machine()}; granian {server.workers} workers x {server.threads or 'default'} threads; "
           f"load average before {load_before[0]:.1f} {load_before[1]:.1f} {load_before[2]:.1f}, "
           f"after {load_after[0]:.1f} {load_after[1]:.1f} {load_after[2]:.1f}")
     if seed_seconds is not None:

@@ -70,7 +70,8 @@ class Server:
 
     def __init__(self, env: dict, workers: int = 2, port: int | None = None, threads: int | None = None):
         self.env, self.workers, self.port = env, workers, port or free_port()
-        self.threads = threads or int(os.environ.get("BENCH_WEB_THREADS", "4"))
+        # 0: granian's own default, as the deployment files run it.
+        self.threads = threads if threads is not None else int(os.environ.get("BENCH_WEB_THREADS", "4"))
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="entryway-bench-web-", suffix=".log", delete=False)
 
@@ -82,8 +83,8 @@ class Server:
         granian = shutil.which("granian", path=str(pathlib.Path(PYTHON).parent)) or "granian"
         self.proc = subprocess.Popen(
             [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(self.port), "--workers",
-             str(self.workers), "--blocking-threads", str(self.threads), "--backlog", "2048",
-             *os.environ.get("BENCH_GRANIAN_ARGS", "").split(), "config.wsgi:application"],
+             str(self.workers), *(["--blocking-threads", str(self.threads)] if self.threads else []),
+             "--backlog", "2048", *os.environ.get("BENCH_GRANIAN_ARGS", "").split(), "config.wsgi:application"],
             env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 30
