@@ -9,7 +9,7 @@ PORT ?= 8000
 SIM_DEVICES ?= 6
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run install test test-fast migrate demo messages bench lint clean
+.PHONY: run install test test-fast screenshots migrate demo messages bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -38,6 +38,10 @@ test: install
 
 test-fast: install
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest -m "not browser and not e2e" -x -q $(PYTEST_ARGS)
+
+# The user guide's pictures (docs/user-guide/img), taken again by the browser tests.
+screenshots: install
+	GUIDE_SCREENSHOTS=1 DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest -q entryway/web/tests/test_browser.py $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench.run_all

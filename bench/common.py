@@ -64,13 +64,15 @@ class Server:
     """granian (WSGI, N workers of ``threads`` threads each) serving the production settings.
 
     granian's default for WSGI is backpressure / 2 threads per worker (hundreds): every busy thread
-    holds a database connection and competes for the GIL. A few threads per worker serve short
-    requests faster (BENCH_WEB_THREADS, deploy/: --blocking-threads).
+    holds a database connection and competes for the GIL. Four threads per worker serve short
+    requests fastest; deploy/ runs the web server so (BENCH_WEB_THREADS; bench/RESULTS.md, "Threads
+    per worker").
     """
 
     def __init__(self, env: dict, workers: int = 2, port: int | None = None, threads: int | None = None):
         self.env, self.workers, self.port = env, workers, port or free_port()
-        # 0: granian's own default, as the deployment files run it.
+        # 0: granian's own default, backpressure / 2 per worker (512 here with --backlog 2048, 256 with its
+        # default backlog).
         self.threads = threads if threads is not None else int(os.environ.get("BENCH_WEB_THREADS", "4"))
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="entryway-bench-web-", suffix=".log", delete=False)

@@ -1,11 +1,14 @@
 """The portal with demo data in a real browser: the dashboard, and the user guide's screenshots.
 
-The screenshots are written into ``docs/user-guide/img/`` (committed; the guide's pages show them,
-and the portal's Help serves them), so every run of the suite brings the guide's pictures up to date.
+Every page visited is also photographed. A test run writes the pictures to a temporary folder, so the
+suite leaves the working tree as it found it; ``make screenshots`` (``GUIDE_SCREENSHOTS=1``) runs these
+tests writing into ``docs/user-guide/img/`` instead, the committed pictures that the guide's pages show
+and the portal's Help serves.
 """
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 
 import pytest
@@ -52,11 +55,17 @@ def _login(page, live_server, username):
     return page
 
 
-def _shot(page, name, full_page=True):
-    GUIDE_IMG.mkdir(parents=True, exist_ok=True)
-    path = GUIDE_IMG / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    return path
+@pytest.fixture
+def shot(tmp_path):
+    """Photograph a page as ``<name>.png``: into the guide with GUIDE_SCREENSHOTS=1, else into a temporary folder."""
+    folder = GUIDE_IMG if os.environ.get("GUIDE_SCREENSHOTS") == "1" else tmp_path
+
+    def take(page, name, full_page=True):
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+    return take
 
 
 def _watch(page, live_server):
@@ -67,7 +76,7 @@ def _watch(page, live_server):
     return seen
 
 
-def test_dashboard_shows_the_demo_fleet_at_a_glance(browser_page, live_server, demo):
+def test_dashboard_shows_the_demo_fleet_at_a_glance(browser_page, live_server, demo, shot):
     from entryway.dashboard.models import Alert
     from entryway.devices.models import IntercomDevice
     from entryway.residents.models import Resident
@@ -123,7 +132,7 @@ def test_dashboard_shows_the_demo_fleet_at_a_glance(browser_page, live_server, d
     # Nothing comes from anywhere but the platform itself (no CDN), and the page logs no error.
     assert seen["requests"] and all(url.startswith(live_server.url) for url in seen["requests"]), seen["requests"]
     assert seen["errors"] == []
-    assert _shot(page, "dashboard").stat().st_size > 10_000
+    assert shot(page, "dashboard").stat().st_size > 10_000
 
 
 # Each module page of the installer's portal: (image name, path, heading).
@@ -142,7 +151,7 @@ INSTALLER_PAGES = [
 ]
 
 
-def test_user_guide_screenshots_of_every_module(browser_page, live_server, demo, settings):
+def test_user_guide_screenshots_of_every_module(browser_page, live_server, demo, settings, shot):
     from entryway.devices.models import IntercomDevice
     from entryway.firmware.models import UpdateStrategy
 
@@ -163,7 +172,7 @@ def test_user_guide_screenshots_of_every_module(browser_page, live_server, demo,
     page.get_by_role("link", name="Export CSV").click()
     page.wait_for_selector("text=rows exported")
     assert "/jobs/" in page.url
-    _shot(page, "export-progress")
+    shot(page, "export-progress")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download").click()
     assert download.value.suggested_filename.startswith("users-")
@@ -172,7 +181,7 @@ def test_user_guide_screenshots_of_every_module(browser_page, live_server, demo,
         page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")
         assert heading in page.locator("main h1").first.inner_text(), (path, page.locator("main h1").all_inner_texts())
-        _shot(page, name, full_page=name != "user-guide")  # a manual is long: its first screen
+        shot(page, name, full_page=name != "user-guide")  # a manual is long: its first screen
 
     # The guide's pictures are served in Help, and fit in its column.
     page.goto(f"{live_server.url}/help/dashboard/")
@@ -186,4 +195,4 @@ def test_user_guide_screenshots_of_every_module(browser_page, live_server, demo,
     page.get_by_role("button", name="Log out").click()
     page = _login(page, live_server, "distributor")
     assert page.url.endswith("/distributor/")
-    _shot(page, "distributor")
+    shot(page, "distributor")

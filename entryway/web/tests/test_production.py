@@ -136,8 +136,10 @@ def platform(database, tmp_path_factory):
     web_log, worker_log = open(var / "web.log", "w+"), open(var / "worker.log", "w+")  # noqa: SIM115 - closed below
     web = subprocess.Popen(
         [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-         "--static-path-route", "/static", "--static-path-mount", str(var / "static"), "config.wsgi:application"],
-        cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True)
+         "--blocking-threads", "4", "--static-path-route", "/static", "--static-path-mount", str(var / "static"),
+         "config.wsgi:application"],
+        cwd=ROOT, env={**env, "REMOTE_MAX_WAITING": "1"}, stdout=web_log, stderr=subprocess.STDOUT,
+        start_new_session=True)
     worker = subprocess.Popen([sys.executable, "manage.py", "run_huey", "--workers", "2"], cwd=ROOT, env=env,
                               stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
