@@ -23,9 +23,10 @@ def _device_saving(sender, instance, raw=False, **kwargs):
     """Remember the MAC, device secret and broker password the row had."""
     if raw or instance.pk is None:
         return
-    old = sender.objects.filter(pk=instance.pk).only("mac", "device_secret", "mqtt_password").first()
+    old = sender.objects.filter(pk=instance.pk).only("mac", "device_secret", "mqtt_password", "owner_id").first()
     instance._deviceapi_broker_before = (old.mac, old.mqtt_password) if old else None
     instance._deviceapi_secret_before = (old.mac, old.device_secret) if old else None
+    instance._deviceapi_owner_before = old.owner_id if old else None
 
 
 def _device_saved(sender, instance, created, raw=False, **kwargs):
@@ -35,6 +36,10 @@ def _device_saved(sender, instance, created, raw=False, **kwargs):
 
     device_credentials_ensure(device=instance)
     forget_versions(_household(instance))
+    owner_before = getattr(instance, "_deviceapi_owner_before", None)
+    if owner_before is not None and owner_before != instance.owner_id:
+        # Moved to another user (the admin site can): the old household's files listed it.
+        forget_versions(type(instance).objects.filter(owner_id=owner_before).values_list("pk", flat=True))
     secret_before = getattr(instance, "_deviceapi_secret_before", None)
     if secret_before is not None and secret_before != (instance.mac, instance.device_secret):
         # New hardware (a new MAC) or a new secret: the old credentials' cache entry proves nothing now.

@@ -154,6 +154,19 @@ def test_adding_or_removing_a_device_changes_the_others_files(household, install
     assert config_version(door.pk) == before
 
 
+def test_a_device_moved_to_another_user_leaves_the_old_households_files(household, installer, make_resident):
+    """The owner is not a field of the Device form, but the admin site can change it."""
+    door, hall = household["door"], household["hall"]
+    assert "192.168.1.21" in values(door)[BUTTON]
+    before = config_version(door.pk)
+    neighbour = make_resident(installer, name="Neighbour", call_type="ip")
+    row = IntercomDevice.objects.get(pk=hall.pk)
+    row.owner = neighbour
+    row.save()
+    assert config_version(door.pk) != before
+    assert values(door)[BUTTON] == "192.168.1.22"
+
+
 def test_other_households_devices_are_never_listed(household, installer, make_resident, make_device):
     neighbour = make_resident(installer, name="Neighbour", call_type="ip")
     make_device(installer, owner=neighbour, model="IT82", device_type="indoor_monitor", location="Next door",
