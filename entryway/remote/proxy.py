@@ -1,5 +1,5 @@
 """What crosses the tunnel: which headers go to the device, and how its answers are fitted under
-``/remote/<token>/`` (redirects, cookies, root-relative links)."""
+``/remote/<token>/`` (redirects, cookies, root-relative links in pages and style sheets)."""
 from __future__ import annotations
 
 import re
@@ -17,6 +17,8 @@ RESPONSE_HEADERS = {"content-type", "cache-control", "etag", "last-modified", "e
 COOKIE_PREFIX = "rc-"
 # Root-relative references in a page ("/status"): made relative to the session's prefix.
 _ROOT_LINK = re.compile(rb"""(\b(?:href|src|action|formaction)\s*=\s*["']?)/(?!/)""", re.IGNORECASE)
+# The same in style sheets and style attributes: url(/img/bg.png) and @import "/base.css".
+_STYLE_LINK = re.compile(rb"""(\burl\(\s*["']?|@import\s+["'])/(?!/)""", re.IGNORECASE)
 TOKEN_RE = r"[A-Za-z0-9_-]{16,32}"
 
 
@@ -76,7 +78,13 @@ def rewrite_set_cookie(value: str, token: str) -> dict | None:
 
 
 def rewrite_page(body: bytes, token: str) -> bytes:
-    return _ROOT_LINK.sub(lambda m: m.group(1) + prefix(token).encode(), body)
+    """An HTML page's root-relative links and style references, under the session's prefix."""
+    return rewrite_style(_ROOT_LINK.sub(lambda m: m.group(1) + prefix(token).encode(), body), token)
+
+
+def rewrite_style(body: bytes, token: str) -> bytes:
+    """A style sheet's root-relative ``url()`` and ``@import`` references, under the session's prefix."""
+    return _STYLE_LINK.sub(lambda m: m.group(1) + prefix(token).encode(), body)
 
 
 def response_headers(headers: list, token: str) -> tuple[list[tuple[str, str]], list[dict], str | None]:

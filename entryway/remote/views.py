@@ -187,6 +187,8 @@ def relay(request, token: str, path: str = ""):
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "application/octet-stream")
     if content_type.startswith("text/html"):
         content = proxy.rewrite_page(content, session.token)
+    elif content_type.startswith("text/css"):
+        content = proxy.rewrite_style(content, session.token)
     response = HttpResponse(content, status=answer.status)
     for name, value in headers:
         response[name] = value

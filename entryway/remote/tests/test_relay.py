@@ -66,6 +66,24 @@ def test_pages_images_and_counters(installer_client, open_session, fake_device):
     assert not RemoteRequest.objects.exists()  # answered requests do not stay in the database
 
 
+def test_style_references_stay_inside_the_session(installer_client, open_session, fake_device):
+    base = f"/remote/{open_session.token}/"
+    fake_device.answers(lambda m, t, h, b: (200, [["Content-Type", "text/css"]], (
+        b'@import "/base.css"; body { background: url(/img/bg.png) } .a { background: URL( \'/x.png\' ) }'
+        b' .b { background: url(img/rel.png) } .c { background: url(//cdn.example/x.png) }'
+        b' .d { background: url("data:image/png;base64,AAAA") }')))
+    css = installer_client.get(f"{base}style.css").content.decode()
+    assert f'@import "{base}base.css"' in css and f"url({base}img/bg.png)" in css and f"URL( '{base}x.png' )" in css
+    assert "url(img/rel.png)" in css and "url(//cdn.example/x.png)" in css and 'url("data:image/png' in css
+    fake_device.answers(lambda m, t, h, b: (200, [["Content-Type", "text/html"]], (
+        b'<div style="background: url(\'/img/bg.png\')"></div><style>p { background: url(/p.png) }</style>')))
+    html = installer_client.get(f"{base}index.html").content.decode()
+    assert f"url('{base}img/bg.png')" in html and f"url({base}p.png)" in html
+    # Other answers pass through unchanged.
+    fake_device.answers(lambda m, t, h, b: (200, [["Content-Type", "application/javascript"]], b'f("url(/x)")'))
+    assert installer_client.get(f"{base}app.js").content == b'f("url(/x)")'
+
+
 def test_redirects_stay_inside_the_session(installer_client, open_session, fake_device):
     base = f"/remote/{open_session.token}/"
     for location, expected in (("login", "login"), ("/login?next=%2F", f"{base}login?next=%2F"),
