@@ -108,8 +108,10 @@ class IntercomDevice(TenantModel):
     device_secret = EncryptedTextField(blank=True, default="")
     mqtt_password = EncryptedTextField(blank=True, default="")
 
-    # What the device last reported (check-ins)
-    last_seen_at = models.DateTimeField(_("Last Connected Time"), null=True, blank=True, db_index=True)
+    # What the device last reported (check-ins). Not indexed on purpose: the fleet rewrites these columns all
+    # the time, and a change to an indexed column makes PostgreSQL write a new entry in every index of the
+    # table (the trigram ones too) instead of a heap-only update (migration 0007).
+    last_seen_at = models.DateTimeField(_("Last Connected Time"), null=True, blank=True)
     ip_address = models.GenericIPAddressField(_("IP Address"), null=True, blank=True)
     firmware_version = models.CharField(_("Firmware"), max_length=32, blank=True)
     reported_model = models.CharField(max_length=32, blank=True)

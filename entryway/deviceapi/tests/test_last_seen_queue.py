@@ -124,3 +124,31 @@ def test_the_checkin_leaves_the_write_to_the_task_queue(redis_cache, settings, c
         HUEY.flush()
         HUEY.immediate = True
     assert IntercomDevice.objects.get(pk=device.pk).last_seen_at > old
+
+
+def test_batch_writes_are_heap_only_updates_on_postgresql(make_device, installer):
+    """No index covers the columns the batch writes, so PostgreSQL updates the rows in place and touches
+    none of the table's indexes (devices migration 0007); an index on last_seen_at made every row cost a
+    new entry in each of them."""
+    import os
+
+    if connection.vendor != "postgresql" and not os.environ.get("CI"):
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    seen = timezone.now() - datetime.timedelta(minutes=5)
+    devices = [make_device(installer, location=f"Gate {n}") for n in range(5)]
+    IntercomDevice.objects.filter(pk__in=[d.pk for d in devices]).update(last_seen_at=seen)
+
+    def counts():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+                           [IntercomDevice._meta.db_table])
+            return cursor.fetchone()
+
+    updated, hot = counts()
+    now = time.time()
+    assert devicecache._write_seen({d.pk: (now, 600) for d in devices}) == 5
+    after_updated, after_hot = counts()
+    assert after_updated - updated == 5
+    assert after_hot - hot == 5
+    assert all(row.last_seen_at.timestamp() == pytest.approx(now, abs=0.001) and row.uptime_seconds == 600
+               for row in IntercomDevice.objects.filter(pk__in=[d.pk for d in devices]))
