@@ -196,3 +196,24 @@ def test_user_guide_screenshots_of_every_module(browser_page, live_server, demo,
     page = _login(page, live_server, "distributor")
     assert page.url.endswith("/distributor/")
     shot(page, "distributor")
+
+
+@pytest.mark.parametrize(("username", "path"), [("admin", "/admin-portal/distributors/"),
+                                                ("distributor", "/distributor/")])
+def test_account_lists_fit_a_landscape_tablet(browser_page, live_server, demo, username, path):
+    """At 1024 px the lists with e-mail addresses and times show every column and button without scrolling:
+    an address breaks inside itself, a time between its date and its hour."""
+    page = browser_page
+    page.set_viewport_size({"width": 1024, "height": 768})
+    _login(page, live_server, username)
+    page.goto(f"{live_server.url}{path}")
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
+    right = wrap.bounding_box()["x"] + wrap.bounding_box()["width"]
+    buttons = page.locator("td.actions .btn")
+    assert buttons.count() >= 1
+    for i in range(buttons.count()):
+        box = buttons.nth(i).bounding_box()
+        assert box["x"] + box["width"] <= right
+    for cell in page.locator("td .nowrap").all():  # the date and the time each stay on one line
+        assert cell.bounding_box()["height"] < 30
