@@ -3,7 +3,7 @@
 Devices write ``last_seen_at`` and ``uptime_seconds`` in batches all the time. While ``last_seen_at`` had an
 index, every such update wrote a new entry in each of the table's sixteen indexes (three of them trigram
 GIN indexes); without it, PostgreSQL updates the row in place on its page (a HOT update) and touches no
-index. A batch of 10,000 rows went from about 480 ms to about 80 ms of database time (bench/RESULTS.md,
+index. A batch of 10,000 rows went from 415–716 ms to 69–98 ms of database time (bench/RESULTS.md,
 "Last Connected Times"). The fill factor leaves room on each page for those updates; pages written
 before this migration get it as they are rewritten (``VACUUM FULL`` in a maintenance window does it at
 once, docs/operations.md). What read the index reads the table instead: the offline alerts'
