@@ -92,3 +92,32 @@ def test_broker_override_and_disabled_push(broker_url):
         await platform.stop()
 
     run_sync(body())
+
+
+def test_keepalive_pings_keep_the_connection_and_stop_with_it(broker_url, monkeypatch):
+    """The keep-alive timer sends pings (the broker drops a client silent for 1.5 x keep-alive) and is
+    gone once the listener stops."""
+    from entryway.sim import mqtt as sim_mqtt
+
+    monkeypatch.setattr(sim_mqtt, "KEEPALIVE", 1)
+    monkeypatch.setattr(sim_mqtt, "MISC_INTERVAL", 0.1)
+
+    async def body():
+        listener = sim_mqtt.MqttListener(url=broker_url, username="", password="", topic=f"entryway/device/{MAC}/cmd",
+                                         client_id=f"entryway-test-ka-{time.monotonic_ns()}",
+                                         on_message=lambda topic, payload: None)
+        listener.start()
+        assert await listener.wait_subscribed(5), listener.last_error
+        pings = []
+        send_pingreq = listener.client._send_pingreq
+        listener.client._send_pingreq = lambda: (pings.append(time.monotonic()), send_pingreq())[1]
+        await asyncio.sleep(3.5)  # past the broker's 1.5 s for a silent client
+        assert listener.connected and listener.subscribed, listener.last_error
+        assert len(pings) >= 2
+        assert listener._misc is not None
+        listener.stop()
+        assert listener._misc is None and not listener.connected
+        await asyncio.sleep(0.3)
+        assert len(pings) <= 4
+
+    run_sync(body())
