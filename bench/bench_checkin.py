@@ -11,6 +11,9 @@ from another device (its own MAC and secret, rotated by a Lua script):
 - ``POST /device/v1/checkin``: an idle check-in (same model, firmware and address, nothing waiting);
 - ``GET /autop/<MAC>.cfg`` with the device's own credentials.
 
+Each round's line gives how the 64 connections were split between the workers halfway through: they
+share one listening socket, and the worker that took more of them answers each more slowly.
+
 The three runs alternate for BENCH_CHECKIN_ROUNDS rounds, so that a neighbour's load hits all of
 them alike; the figures are the sums over the rounds. Targets (issue 10): check-in and AutoP
 throughput >= 0.6 x the bare route's, p99 <= 20 ms, no error; each web worker <= 150 MB after
@@ -215,12 +218,13 @@ def main() -> None:
         mark = timezone.now()
         loads = []
         for _round in range(ROUNDS):
+            split = server.connection_split
             runs["hello"].append(common.wrk(server.url + "/healthz", connections=CONNECTIONS, seconds=SECONDS,
-                                            threads=WRK_THREADS))
+                                            threads=WRK_THREADS, midway=split))
             runs["checkin"].append(common.wrk(server.url + "/", script=scripts["checkin"], connections=CONNECTIONS,
-                                              seconds=SECONDS, threads=WRK_THREADS))
+                                              seconds=SECONDS, threads=WRK_THREADS, midway=split))
             runs["autop"].append(common.wrk(server.url + "/", script=scripts["autop"], connections=CONNECTIONS,
-                                            seconds=SECONDS, threads=WRK_THREADS))
+                                            seconds=SECONDS, threads=WRK_THREADS, midway=split))
             loads.append(os.getloadavg()[0])
         rss = server.worker_rss_mb()
         samples = soak(server, scripts["checkin"], SOAK_SECONDS) if SOAK_SECONDS else []
@@ -234,6 +238,8 @@ def main() -> None:
     print(_line("autop", autop, hello))
     for name in ("hello", "checkin", "autop"):
         print(f"{name:<8} by round: " + "; ".join(f"{r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
+                                                + (f" ({' + '.join(map(str, r['midway']))} connections)"
+                                                   if r.get("midway") else "")
                                                 for r in runs[name]))
     for name, r in (("checkin", checkin), ("autop", autop)):
         ok = (r["rps"] >= TARGET_RATIO * hello["rps"] and r["p99_ms"] <= TARGET_P99_MS

@@ -104,16 +104,54 @@ class Server:
     def worker_rss_mb(self) -> list[float]:
         """Resident memory of each worker process (children of the granian main process)."""
         out = []
-        for pid in _descendants(self.proc.pid):
+        for pid in self.worker_pids():
             try:
                 status = pathlib.Path(f"/proc/{pid}/status").read_text()
-                cmd = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
             except FileNotFoundError:
                 continue
             match = re.search(r"VmRSS:\s+(\d+) kB", status)
-            if match and cmd:
+            if match:
                 out.append(int(match.group(1)) / 1024)
         return out
+
+
+    def connection_split(self) -> list[int]:
+        """Established client connections on the server's port held by each worker process, largest first.
+
+        The workers share one listening socket and take new connections as they come: 64 long-lived
+        connections split unevenly, and the worker holding more of them answers each more slowly."""
+        held: dict[str, int] = {}
+        for index, pid in enumerate(self.worker_pids()):
+            try:
+                links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            except (FileNotFoundError, PermissionError):
+                continue
+            for link in links:
+                if link.startswith("socket:["):
+                    held[link[8:-1]] = index
+        counts = [0] * len(set(held.values()))
+        port = f"{self.port:04X}"
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = pathlib.Path(table).read_text().splitlines()[1:]
+            except FileNotFoundError:
+                continue
+            for line in lines:
+                fields = line.split()
+                # local address, state 01 (established), inode
+                if fields[1].rsplit(":", 1)[1] == port and fields[3] == "01" and fields[9] in held:
+                    counts[held[fields[9]]] += 1
+        return sorted(counts, reverse=True)
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for pid in _descendants(self.proc.pid):
+            try:
+                if pathlib.Path(f"/proc/{pid}/cmdline").read_bytes():
+                    pids.append(pid)
+            except FileNotFoundError:
+                continue
+        return pids
 
 
 class Consumer:
@@ -158,15 +196,23 @@ def _descendants(pid: int) -> list[int]:
 
 
 def wrk(url: str, *, script: str | None = None, connections: int = 64, threads: int = 2, seconds: int = 15,
-        env: dict | None = None) -> dict:
-    """Run wrk with latency percentiles; returns requests/s, p50/p99 (ms), errors and non-2xx counts."""
+        env: dict | None = None, midway=None) -> dict:
+    """Run wrk with latency percentiles; returns requests/s, p50/p99 (ms), errors and non-2xx counts, and
+    under "midway" what ``midway()`` returned halfway through the run."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "5s"]
     if script:
         args += ["-s", script]
-    out = subprocess.run(args + [url], capture_output=True, text=True, env=env, check=True).stdout
-    return parse_wrk(out)
+    proc = subprocess.Popen(args + [url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = None
+    if midway is not None:
+        time.sleep(seconds / 2)
+        seen = midway()
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, args, out, err)
+    return {**parse_wrk(out), "midway": seen}
 
 
 def _ms(value: str) -> float:
