@@ -70,7 +70,7 @@ def _state_gauges(registry: CollectorRegistry) -> CollectorRegistry:
         from huey.contrib.djhuey import HUEY
 
         queue.set(HUEY.pending_count())
-    except Exception:  # a missing queue shows as -1 rather than breaking the scrape
+    except Exception:  # noqa: BLE001 - a missing queue shows as -1 rather than breaking the scrape
         queue.set(-1)
     return state
 

@@ -1,7 +1,6 @@
 """Reads on messages that depend on who asks."""
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
