@@ -119,8 +119,23 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-CACHE_URL = env.str("CACHE_URL", "")
-if CACHE_URL.startswith("redis://"):
+# Redis by URL: redis:// (TCP), rediss:// (TLS) or unix:// (a socket on this machine). Anything else is
+# refused at start: a mistyped scheme must not quietly leave each machine with a cache or queue of its own.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _redis_url(name: str) -> str:
+    value = env.str(name, "")
+    if value and not value.startswith(REDIS_SCHEMES):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{name} must start with redis://, rediss:// or unix:// (or be empty for the "
+                                   f"embedded default), not {value.split('://', 1)[0]!r}.")
+    return value
+
+
+CACHE_URL = _redis_url("CACHE_URL")
+if CACHE_URL:
     # Django's backend without its per-operation client construction (entryway/core/cache.py).
     CACHES = {"default": {"BACKEND": "entryway.core.cache.RedisCache", "LOCATION": CACHE_URL}}
 else:
@@ -172,8 +187,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "entryway <no-reply@entryway.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # Background work (Huey). Embedded: its own SQLite file, never the app's database.
-HUEY_URL = env.str("HUEY_URL", "")
-if HUEY_URL.startswith("redis://"):
+HUEY_URL = _redis_url("HUEY_URL")
+if HUEY_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
         # Queue name in Redis: separate platforms sharing one Redis need their own.

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import secrets
+import shutil
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 import redis
@@ -77,3 +82,64 @@ def test_script_errors_reach_the_caller_and_the_connection_stays_usable(store):
     with pytest.raises(redis.ResponseError):
         store.run_script("return redis.call('NO-SUCH-COMMAND')", ["counter"], [])
     assert store.run_script(ECHO, ["counter", ""], [1])[3] == 1
+
+
+def _settings_in_a_process(**env) -> subprocess.CompletedProcess:
+    """What config.settings.production makes of these variables, in a process of its own."""
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "print(settings.CACHES['default']['BACKEND'], settings.HUEY['huey_class'])")
+    full = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": "x" * 50,
+            "CACHE_URL": "", "HUEY_URL": "", **env}
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=60,
+                          cwd=pathlib.Path(__file__).resolve().parents[3])
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/2", "rediss://cache.example.net:6380/2",
+                                 "unix:///run/redis/redis.sock?db=2"])
+def test_every_redis_url_scheme_selects_redis(url):
+    """A socket or TLS URL once left the platform on the file cache and the SQLite queue, each machine
+    with its own, without a word."""
+    done = _settings_in_a_process(CACHE_URL=url, HUEY_URL=url)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["entryway.core.cache.RedisCache", "huey.RedisHuey"]
+
+
+def test_empty_urls_keep_the_embedded_cache_and_queue():
+    done = _settings_in_a_process()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["django.core.cache.backends.filebased.FileBasedCache", "huey.SqliteHuey"]
+
+
+@pytest.mark.parametrize("name", ["CACHE_URL", "HUEY_URL"])
+def test_an_unknown_scheme_is_refused_at_start(name):
+    done = _settings_in_a_process(**{name: "memcache://user:secret@127.0.0.1:11211"})
+    assert done.returncode != 0
+    assert f"{name} must start with redis://, rediss:// or unix://" in done.stderr
+    assert "secret" not in done.stderr  # the URL's password is not repeated
+
+
+def test_scripts_run_over_a_unix_socket(tmp_path, settings):
+    """The script runner's own connection (``_lane``) is made from the URL's connection class."""
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is required in CI")
+        pytest.skip("no redis-server on this machine")
+    sock = tmp_path / "redis.sock"
+    proc = subprocess.Popen([server, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
+            time.sleep(0.05)
+        settings.CACHES = {"default": {"BACKEND": "entryway.core.cache.RedisCache",
+                                       "LOCATION": f"unix://{sock}?db=0", "KEY_PREFIX": "unix"}}
+        cache = caches["default"]
+        assert cache.run_script(ECHO, ["counter", ""], [3])[2:] == [b"3", 1]
+        assert cache.run_script(ECHO, ["counter", ""], [3])[3] == 2
+        assert cache.get("counter") == 2
+        assert redis.Redis(unix_socket_path=str(sock)).get(cache.make_key("counter")) == b"2"
+    finally:
+        proc.terminate()
+        proc.wait(10)
