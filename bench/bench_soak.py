@@ -603,7 +603,7 @@ def _rss_mb(pid: int) -> float | None:
 
 
 def _processes(server, consumer) -> dict[str, int]:
-    out = {f"web worker {i + 1}": pid for i, pid in enumerate(sorted(common._descendants(server.proc.pid)))}
+    out = {f"web worker {i + 1}": pid for i, pid in enumerate(sorted(server.worker_pids()))}
     out["consumer"] = consumer.pid
     return out
 

@@ -114,14 +114,14 @@ class Server:
                 out.append(int(match.group(1)) / 1024)
         return out
 
-
     def connection_split(self) -> list[int]:
         """Established client connections on the server's port held by each worker process, largest first.
 
         The workers share one listening socket and take new connections as they come: 64 long-lived
         connections split unevenly, and the worker holding more of them answers each more slowly."""
+        pids = self.worker_pids()
         held: dict[str, int] = {}
-        for index, pid in enumerate(self.worker_pids()):
+        for index, pid in enumerate(pids):
             try:
                 links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
             except (FileNotFoundError, PermissionError):
@@ -129,7 +129,7 @@ class Server:
             for link in links:
                 if link.startswith("socket:["):
                     held[link[8:-1]] = index
-        counts = [0] * len(set(held.values()))
+        counts = [0] * len(pids)  # a worker holding none counts as 0
         port = f"{self.port:04X}"
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             try:
@@ -144,6 +144,7 @@ class Server:
         return sorted(counts, reverse=True)
 
     def worker_pids(self) -> list[int]:
+        """The worker processes (children of the granian main process that have a command line)."""
         pids = []
         for pid in _descendants(self.proc.pid):
             try:
