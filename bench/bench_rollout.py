@@ -192,9 +192,6 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
         def running(d) -> bool:
             return d.online and (not mqtt or (d.mqtt is not None and d.mqtt.subscribed))
 
-        def final(d) -> bool:
-            return any(r.kind == "upgrade" and r.status in ("success", "failure") and r.delivered for r in d.results)
-
         with FleetThread(fleet) as runner:
             t = time.perf_counter()
             ready = runner.wait_until(lambda f: all(running(d) for d in f.devices.values()),
@@ -212,19 +209,14 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
                                        env=env, cwd=common.ROOT, stdout=subprocess.PIPE, text=True)
             start_line = starter.stdout.readline().split()
             start_wall, started = float(start_line[0]), float(start_line[1])
-            # Checked every 0.2 s in this thread, which shares the GIL with the fleet's: only the devices
-            # not yet final are looked at again.
-            waiting = list(fleet.devices.values())
-
-            def all_final(_fleet) -> bool:
-                waiting[:] = [d for d in waiting if not final(d)]
-                return not waiting
-
-            runner.wait_until(all_final, timeout=TIMEOUT - 60, interval=0.2)
+            # Checked every 0.2 s in this thread, which shares the GIL with the fleet's: the fleet keeps the
+            # devices whose final result the platform has, so that the check walks no device's results.
+            upgrades = fleet.finished["upgrade"]
+            runner.wait_until(lambda f: len(upgrades) >= len(specs), timeout=TIMEOUT - 60, interval=0.2)
             reported = time.time() - start_wall
             cpu = time.process_time() - cpu
             starter.wait(60)
-            finals = [final(d) for d in fleet.devices.values()]
+            finals = [mac in upgrades for mac in fleet.devices]
             counters = {k: fleet.counters[k] - before.get(k, 0) for k in ("requests", "checkins", "errors", "pushes")}
     strategy = UpdateStrategy.objects.get(pk=strategy_id)
     return {"seconds": reported, "started": started, "finished": sum(finals), "devices": len(finals),

@@ -332,8 +332,7 @@ class SimDevice:
         attempts = 3 if final else 1
         for attempt in range(attempts):
             if await self._post_result(action_id, body):
-                result.delivered = True
-                self._unreported.pop(action_id, None)
+                self._delivered(result)
                 return result
             if attempt + 1 < attempts:
                 await self._sleep(min(self.poll_interval, RETRY_MIN * (attempt + 1)) * self.rng.uniform(0.8, 1.2))
@@ -356,8 +355,14 @@ class SimDevice:
         """Send the final results that did not get through before."""
         for action_id, (result, body) in list(self._unreported.items()):
             if await self._post_result(action_id, body):
-                result.delivered = True
-                self._unreported.pop(action_id, None)
+                self._delivered(result)
+
+    def _delivered(self, result: Result) -> None:
+        """The platform has the result: a final one counts in the fleet's ``finished`` for its kind."""
+        result.delivered = True
+        self._unreported.pop(result.action_id, None)
+        if result.status in ("success", "failure"):
+            self.fleet.finished[result.kind][self.mac] = result.status
 
     async def handle_actions(self, actions: list) -> None:
         for action in actions:

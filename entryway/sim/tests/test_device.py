@@ -62,6 +62,8 @@ def test_provisions_with_installer_credentials_then_uses_its_own():
         # config_version is the hash of the file it has: nothing to fetch again.
         assert len(p.autop_requests) == 1
 
+    with_platform(body)
+
 
 @pytest.mark.parametrize("salt,fetches", [("", 1), ("other", 2)])
 def test_config_version_is_compared_with_the_file_it_applied(salt, fetches):
@@ -72,8 +74,6 @@ def test_config_version_is_compared_with_the_file_it_applied(salt, fetches):
         await simulate(p, lambda f: f.device(MAC).checkins >= 6)
         assert len(p.autop_requests) == fetches
         assert all(user == MAC for _mac, user in p.autop_requests[1:])
-
-    with_platform(body)
 
     with_platform(body)
 
@@ -202,6 +202,9 @@ def test_an_action_repeated_in_later_answers_is_carried_out_once():
         assert len(fleet.device(MAC).messages) == 1
         assert action in fleet.device(MAC)._unreported  # kept to send again
         assert not fleet.device(MAC).results[-1].delivered
+        assert MAC not in fleet.finished["message"]  # the platform never had it
+
+    with_platform(body)
 
 
 def test_final_result_that_did_not_get_through_is_sent_after_later_check_ins():
@@ -226,8 +229,7 @@ def test_final_result_that_did_not_get_through_is_sent_after_later_check_ins():
         assert [r.status for r in device.results] == ["proceeding", "proceeding", "success"]
         assert device.results[-1].delivered
         assert fleet.counters["errors"] >= 4
-
-    with_platform(body)
+        assert fleet.finished["upgrade"] == {MAC: "success"}  # counted once it got through
 
     with_platform(body)
 
