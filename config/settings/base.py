@@ -101,6 +101,18 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # The device hot paths' SQL (entryway.core.rawsql.cursor) is bound by the server and prepared once per
+    # connection after this many uses: PostgreSQL then skips parsing and planning it. Django's own queries
+    # keep client-side binding, which never prepares. "off" for a pooler that cannot keep prepared
+    # statements (PgBouncer before 1.21 in transaction mode, or without max_prepared_statements).
+    _prepare = env.str("DB_PREPARE_THRESHOLD", "2").strip().lower()
+    if _prepare not in ("off", "none", "") and not _prepare.isdigit():
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"DB_PREPARE_THRESHOLD must be a number of uses (0 or more) or off, not {_prepare!r}")
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        int(_prepare) if _prepare.isdigit() else None)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.Account"

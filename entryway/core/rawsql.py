@@ -7,6 +7,11 @@ write their statements once, naming tables and columns through the models, and t
 they read into model instances with exactly the conversions the ORM applies: each field's
 ``from_db_value`` (encrypted secrets, JSON) and the backend's converters (SQLite's date-times).
 Everything else uses the ORM.
+
+On PostgreSQL they run on ``cursor()``: its parameters are bound by the server, so that psycopg prepares
+each statement once per connection (after ``DB_PREPARE_THRESHOLD`` uses) and PostgreSQL no longer parses
+and plans it for every request: about a third of PostgreSQL's CPU per firmware upgrade
+(bench/RESULTS.md, "Prepared statements"). Django's own cursors bind on the client and never prepare.
 """
 from __future__ import annotations
 
@@ -15,6 +20,33 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connections
 from django.db.models import Model
+
+
+def cursor(using: str = "default"):
+    """A cursor for the hot paths' SQL, used as Django's own (``with cursor() as c``): the same wrapper,
+    so queries are logged, counted by the test tools and their errors are Django's.
+
+    On PostgreSQL its parameters are bound by the server (psycopg's ``Cursor``; placeholders stay ``%s``)
+    and each statement is prepared once the connection has run it ``prepare_threshold`` times (the
+    database's OPTIONS, from DB_PREPARE_THRESHOLD; None prepares nothing). Elsewhere it is Django's cursor.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+
+    # What BaseDatabaseWrapper.cursor() and the backend's create_cursor() do, with a server-binding cursor
+    # in place of Django's ClientCursor.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = psycopg.Cursor(connection.connection)
+        loader = connection.connection.adapters.get_loader(psycopg.adapters.types["timestamptz"].oid, Format.TEXT)
+        if connection.timezone != loader.timezone:
+            register_tzloader(connection.timezone, raw)
+        return connection._prepare_cursor(raw)
 
 
 def table(model: type[Model], using: str = "default") -> str:

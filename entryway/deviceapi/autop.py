@@ -203,10 +203,11 @@ def open_file_actions(device_id: int) -> list:
     """
     from django.db import connection
 
+    from entryway.core import rawsql
     from entryway.deviceapi.models import DeviceAction
 
     table = connection.ops.quote_name(DeviceAction._meta.db_table)
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT id, kind, payload FROM {table} WHERE device_id = %s AND kind IN (%s, %s)"
             " AND status IN (%s, %s, %s) AND (expires_at IS NULL OR expires_at > %s) ORDER BY created_at, id",
@@ -393,7 +394,7 @@ def _load(device_id: int):
         column = IntercomDevice._meta.get_field(name).column
         joins.append(f"INNER JOIN {rawsql.table(model)} r{number} ON r{number}.id = d.{connection.ops.quote_name(column)}")
     select.append(rawsql.columns(SipAccount, account_names, alias="s"))
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join(select)} FROM {rawsql.table(IntercomDevice)} d {' '.join(joins)}"
             f" LEFT OUTER JOIN {rawsql.table(SipAccount)} s ON s.number = d.sip_number AND s.is_active = %s"

@@ -13,7 +13,6 @@ import json
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -84,7 +83,7 @@ def device_for_credentials(user: str, password: str, fields=CHECKIN_FIELDS):
     mac = _mac_or_none(user)
     device = None
     if mac:  # by the unique MAC index, in SQL written once (entryway.core.rawsql)
-        with connection.cursor() as cursor:
+        with rawsql.cursor() as cursor:
             cursor.execute(f"SELECT {rawsql.columns(IntercomDevice, fields)} FROM {rawsql.table(IntercomDevice)}"
                            " WHERE mac = %s", [mac])
             rows = cursor.fetchall()

@@ -178,7 +178,7 @@ def action_report(*, action_id: int, device_id: int, status: str, stage: str = "
     ops, table = connection.ops, connection.ops.quote_name(DeviceAction._meta.db_table)
     stamp = ops.adapt_datetimefield_value(now)
     finals = sorted(FINAL_STATUSES)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), rawsql.cursor() as cursor:
         if lazy_commit:
             # A progress report lost in a server crash does no harm (the device reports again or finishes):
             # its commit does not wait for the write-ahead log to reach the disk.
@@ -462,7 +462,7 @@ def _checkin_actions(device_id: int, now: datetime.datetime) -> list[DeviceActio
     ones are marked sent."""
     names = ("id", "kind", "payload", "status")
     table, stamp = rawsql.table(DeviceAction), connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT {rawsql.columns(DeviceAction, names)} FROM {table} WHERE device_id = %s AND status IN (%s, %s)"
             " AND (expires_at IS NULL OR expires_at > %s) ORDER BY created_at, id",
@@ -482,7 +482,7 @@ def _update_row(model, pk: int, updates: dict) -> None:
     fields = [model._meta.get_field(name) for name in updates]
     assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
     params = [field.get_db_prep_save(updates[field.name], connection) for field in fields]
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(f"UPDATE {rawsql.table(model)} SET {assignments} WHERE id = %s", [*params, pk])
 
 
@@ -496,7 +496,7 @@ def _ip_call_housemates(device_id: int) -> list[int]:
     from entryway.residents.models import Resident
 
     devices, residents = rawsql.table(IntercomDevice), rawsql.table(Resident)
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT d.id FROM {devices} d WHERE d.owner_id = (SELECT r.id FROM {residents} r"
             f" INNER JOIN {devices} mine ON mine.owner_id = r.id WHERE mine.id = %s AND r.call_type = %s)"

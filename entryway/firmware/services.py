@@ -652,7 +652,7 @@ def upgrade_result_record(action: DeviceAction) -> None:
             state, before = TargetState.DOWNLOADING, (TargetState.WAITING, TargetState.INSTALLING)
         else:
             state, before = TargetState.DOWNLOADING, (TargetState.WAITING,)
-        with connection.cursor() as cursor:
+        with rawsql.cursor() as cursor:
             cursor.execute(f"UPDATE {table} SET state = %s, detail = %s WHERE action_id = %s"
                            f" AND state IN ({', '.join(['%s'] * len(before))})",
                            [state, (action.detail or "")[:255], action.pk, *before])
@@ -663,7 +663,7 @@ def upgrade_result_record(action: DeviceAction) -> None:
     # One conditional UPDATE: a row already final is left as it is (a repeated or late report).
     finals = list(FINAL_TARGET_STATES)
     names = ("status", "current_wave", "waves", "version")
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET state = %s, detail = %s, active = %s, finished_at = %s WHERE action_id = %s"
             f" AND state NOT IN ({', '.join(['%s'] * len(finals))}) RETURNING strategy_id, device_id",
@@ -694,7 +694,7 @@ def _any_open_target(strategy_id: int, waves: int, wave: int | None = None) -> b
     """Whether a device of the strategy (of ``wave`` only, if given) is still open: read on the
     (strategy, wave, state) index, one probe per wave and open state, in SQL written once."""
     in_waves = [wave] if wave is not None else list(range(waves))
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT 1 FROM {rawsql.table(UpgradeTarget)} WHERE strategy_id = %s"
             f" AND wave IN ({', '.join(['%s'] * len(in_waves))})"

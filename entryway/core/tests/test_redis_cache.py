@@ -143,3 +143,29 @@ def test_scripts_run_over_a_unix_socket(tmp_path, settings):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _prepare_threshold_in_a_process(value: str | None) -> subprocess.CompletedProcess:
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "print(settings.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold', 'unset'))")
+    full = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": "x" * 50,
+            "DATABASE_URL": "postgres://entryway@127.0.0.1:5432/entryway", "DB_PREPARE_THRESHOLD": value or ""}
+    if value is None:
+        del full["DB_PREPARE_THRESHOLD"]
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=60,
+                          cwd=pathlib.Path(__file__).resolve().parents[3])
+
+
+@pytest.mark.parametrize("value,expected", [(None, "2"), ("5", "5"), ("0", "0"), ("off", "None"), ("", "None")])
+def test_the_prepare_threshold_comes_from_the_environment(value, expected):
+    """DB_PREPARE_THRESHOLD: how often a hot path's statement runs before it is prepared; off for a pooler
+    that cannot keep prepared statements."""
+    done = _prepare_threshold_in_a_process(value)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [expected]
+
+
+def test_a_bad_prepare_threshold_is_refused_at_start():
+    done = _prepare_threshold_in_a_process("sometimes")
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: DB_PREPARE_THRESHOLD must be a number of uses (0 or more) or off" in done.stderr

@@ -111,3 +111,41 @@ def test_checkin_marks_pending_actions_sent_and_writes_what_changed(device, inst
     with django_assert_num_queries(1):
         again = device_checkin(device=row, report={"model": "R29", "firmware": "1.2.3", "ip": "10.1.2.3"})
     assert [a["id"] for a in again["actions"]] == [first.pk, later.pk]
+
+
+def _prepared_here() -> list[str]:
+    """The statements prepared in this database session (psycopg prepares at the protocol level)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_hot_paths_statements_are_prepared_on_postgresql(device, django_assert_num_queries):
+    """The hot paths' cursor binds on the server, so a statement run often is parsed and planned once per
+    connection (DB_PREPARE_THRESHOLD, 2 by default); Django's own cursors never prepare. Every query still
+    goes through Django's wrapper (counted here, logged, errors wrapped)."""
+    import os
+
+    if connection.vendor != "postgresql" and not os.environ.get("CI"):
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    assert threshold == 2 and connection.connection.prepare_threshold == threshold
+    lookup = f"FROM {rawsql.table(IntercomDevice)} WHERE mac = $1"
+    with django_assert_num_queries(threshold + 2):
+        for _n in range(threshold + 2):
+            assert device_for_credentials(device.mac, device.device_secret).pk == device.pk
+    assert [s for s in _prepared_here() if lookup in s]
+    with connection.cursor() as cursor:  # a like statement through Django's cursor: never prepared
+        for _n in range(threshold + 2):
+            cursor.execute(f"SELECT id {lookup.replace('$1', '%s')} AND 2 = 2", [device.mac])
+    assert not [s for s in _prepared_here() if "2 = 2" in s]
+
+
+def test_the_hot_paths_cursor_binds_on_the_server_on_postgresql_only():
+    import psycopg
+
+    with rawsql.cursor() as cursor, connection.cursor() as plain:
+        if connection.vendor == "postgresql":
+            assert type(cursor.cursor) is psycopg.Cursor and isinstance(plain.cursor, psycopg.ClientCursor)
+        else:
+            assert type(cursor.cursor) is type(plain.cursor)
