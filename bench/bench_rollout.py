@@ -204,7 +204,7 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
             # publisher must not share this process's GIL with the fleet's busy thread (it did not even
             # connect in time when it did).
             UpdateStrategy.objects.filter(pk=strategy_id).update(scheduled_at=timezone_now())
-            before, cpu = dict(fleet.counters), time.process_time()
+            before, cpu, machine_cpu = dict(fleet.counters), time.process_time(), common.cpu_by_process(server)
             starter = subprocess.Popen([sys.executable, "-c", _STARTER, str(strategy_id), "1" if mqtt else ""],
                                        env=env, cwd=common.ROOT, stdout=subprocess.PIPE, text=True)
             start_line = starter.stdout.readline().split()
@@ -215,13 +215,30 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
             runner.wait_until(lambda f: len(upgrades) >= len(specs), timeout=TIMEOUT - 60, interval=0.2)
             reported = time.time() - start_wall
             cpu = time.process_time() - cpu
+            machine_cpu = common.cpu_line(machine_cpu, common.cpu_by_process(server), reported, len(specs), "upgrade")
             starter.wait(60)
             finals = [mac in upgrades for mac in fleet.devices]
+            # When the pushes arrived and the final reports were made, in seconds after the start.
+            last = [next(r for r in reversed(d.results) if r.kind == "upgrade" and r.delivered)
+                    for d in fleet.devices.values() if d.mac in upgrades]
+            final_at = sorted(r.at - start_wall for r in last)
+            recorded_at = sorted(r.delivered_at - start_wall for r in last)
+            push_at = sorted(d.last_push_at - start_wall for d in fleet.devices.values()
+                             if d.last_push_at is not None and d.last_push_at >= start_wall)
             counters = {k: fleet.counters[k] - before.get(k, 0) for k in ("requests", "checkins", "errors", "pushes")}
     strategy = UpdateStrategy.objects.get(pk=strategy_id)
     return {"seconds": reported, "started": started, "finished": sum(finals), "devices": len(finals),
             "counters": counters, "status": strategy.status, "counts": services.strategy_counts(strategy),
-            "simulator_cpu_seconds": cpu}
+            "simulator_cpu_seconds": cpu, "machine_cpu": machine_cpu, "final_at": final_at, "push_at": push_at,
+            "recorded_at": recorded_at}
+
+
+def _spread(times: list[float]) -> str:
+    """'10 % by 3.1 s, 50 % by 20.4 s, 90 % by 60.2 s, all by 77.0 s' of sorted times."""
+    if not times:
+        return "none"
+    marks = [f"{pct} % by {times[min(len(times) - 1, len(times) * pct // 100)]:.1f} s" for pct in (10, 50, 90)]
+    return ", ".join(marks) + f", all {len(times)} by {times[-1]:.1f} s"
 
 
 # Starts the strategy (with MQTT, its pushes go out after commit) and prints "<wall clock at the start>
@@ -280,6 +297,11 @@ def main() -> None:
               f"{c['checkins']} check-ins, {c['errors']} errors; simulator CPU {fleet['simulator_cpu_seconds']:.1f} s)")
         print(f"platform: strategy {fleet['status']}; succeeded {counts['succeeded']}, failed {counts['failed']}, "
               f"still open {counts['total'] - counts['final']}")
+        if MQTT_URL:
+            print(f"pushes received after the start: {_spread(fleet['push_at'])}")
+        print(f"final reports sent after the start: {_spread(fleet['final_at'])}")
+        print(f"final reports answered after the start: {_spread(fleet['recorded_at'])}")
+        print(f"CPU from the start to the last final report: {fleet['machine_cpu']}")
         return
     # BENCH_ROLLOUT_COLD=1: the strategy starts first and the whole fleet boots at once (every device's first
     # request an AutoP fetch with nothing cached), timed from the boot.

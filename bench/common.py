@@ -196,6 +196,60 @@ def _descendants(pid: int) -> list[int]:
     return children
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float]]:
+    """{pid: (group, CPU seconds used so far, user + system)} for every process on the machine, grouped as
+    the processes that share it in a benchmark: the web workers, PostgreSQL, Redis, Mosquitto, this
+    process, and everything else.
+
+    ``cpu_line`` of two readings gives what each group used in between: a process that started in between
+    counts from zero, one that ended in between is missing (a lower bound)."""
+    workers = set(server.worker_pids()) if server is not None else set()
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = pathlib.Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        pid = int(entry)
+        if pid in workers:
+            group = "web workers"
+        elif name.startswith("postgres"):
+            group = "PostgreSQL"
+        elif name.startswith("redis-server"):
+            group = "Redis"
+        elif name.startswith("mosquitto"):
+            group = "Mosquitto"
+        elif pid == os.getpid():
+            group = "benchmark (simulator)"
+        else:
+            group = "other"
+        out[pid] = (group, (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS)
+    return out
+
+
+CPU_GROUPS = ("web workers", "PostgreSQL", "Redis", "Mosquitto", "benchmark (simulator)", "other")
+
+
+def cpu_line(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], seconds: float,
+             per: int = 0, unit: str = "") -> str:
+    """'web workers 76.3, PostgreSQL 38.6, ...: 178.0 CPU-s in 99.0 s' (and per ``unit`` in ms, when ``per``)."""
+    used = dict.fromkeys(CPU_GROUPS, 0.0)
+    for pid, (group, seconds_then) in after.items():
+        earlier = before.get(pid)
+        used[group] += seconds_then - (earlier[1] if earlier is not None and earlier[0] == group else 0.0)
+    total = sum(used.values())
+    text = ", ".join(f"{k} {v:.1f}" for k, v in used.items()) + f": {total:.1f} CPU-s in {seconds:.1f} s"
+    if per:
+        text += f" ({1000 * total / per:.1f} ms per {unit})"
+    return text
+
+
 def wrk(url: str, *, script: str | None = None, connections: int = 64, threads: int = 2, seconds: int = 15,
         env: dict | None = None, midway=None) -> dict:
     """Run wrk with latency percentiles; returns requests/s, p50/p99 (ms), errors and non-2xx counts, and

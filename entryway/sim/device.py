@@ -76,6 +76,7 @@ class Result:
     detail: str = ""
     at: float = field(default_factory=time.time)
     delivered: bool = False  # the platform recorded it (or answered that the action is gone or final)
+    delivered_at: float | None = None  # time.time() of that answer
 
 
 class HttpError(Exception):
@@ -130,6 +131,7 @@ class SimDevice:
 
         self.web = DeviceWebInterface(self)  # its own pages, e.g. for Remote Control to relay requests to
         self.mqtt = None  # entryway.sim.mqtt.MqttListener while subscribed
+        self.last_push_at: float | None = None  # time.time() of the latest MQTT message
         self.new_loop()
         self._unreported: dict[int, tuple[Result, dict]] = {}  # final results that did not get through yet
 
@@ -292,6 +294,7 @@ class SimDevice:
 
     def _on_push(self, topic: str, payload: bytes) -> None:
         self.fleet.counters["pushes"] += 1
+        self.last_push_at = time.time()
         self._event(f"MQTT message on {topic}")
         self.wake()
 
@@ -359,7 +362,7 @@ class SimDevice:
 
     def _delivered(self, result: Result) -> None:
         """The platform has the result: a final one counts in the fleet's ``finished`` for its kind."""
-        result.delivered = True
+        result.delivered, result.delivered_at = True, time.time()
         self._unreported.pop(result.action_id, None)
         if result.status in ("success", "failure"):
             self.fleet.finished[result.kind][self.mac] = result.status
