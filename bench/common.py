@@ -205,7 +205,8 @@ def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float
     process, and everything else.
 
     ``cpu_line`` of two readings gives what each group used in between: a process that started in between
-    counts from zero, one that ended in between is missing (a lower bound)."""
+    counts from zero, one that ended in between is missing (a lower bound), except PostgreSQL's backends,
+    whose CPU the postmaster collects when they end."""
     workers = set(server.worker_pids()) if server is not None else set()
     out = {}
     for entry in os.listdir("/proc"):
@@ -229,7 +230,10 @@ def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float
             group = "benchmark (simulator)"
         else:
             group = "other"
-        out[pid] = (group, (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS)
+        ticks = int(fields[11]) + int(fields[12])
+        if group == "PostgreSQL":  # with the backends that ended and were reaped by the postmaster
+            ticks += int(fields[13]) + int(fields[14])
+        out[pid] = (group, ticks / _CLOCK_TICKS)
     return out
 
 
