@@ -10,8 +10,8 @@ Everything else uses the ORM.
 
 On PostgreSQL they run on ``cursor()``: its parameters are bound by the server, so that psycopg prepares
 each statement once per connection (after ``DB_PREPARE_THRESHOLD`` uses) and PostgreSQL no longer parses
-and plans it for every request: about a third of PostgreSQL's CPU per firmware upgrade
-(bench/RESULTS.md, "Prepared statements"). Django's own cursors bind on the client and never prepare.
+and plans it for every request: about half of PostgreSQL's CPU per firmware upgrade
+(bench/RESULTS.md, "Rollouts", fifth round). Django's own cursors bind on the client and never prepare.
 """
 from __future__ import annotations
 
