@@ -3,13 +3,18 @@
 A lost database connection is not a bug in the request: it answers 503 with Retry-After (JSON under
 /api/ and /device/, a short page elsewhere) instead of a 500. Every service writes inside
 ``transaction.atomic``, so a change cut off half-way is rolled back by the database.
+
+So does a statement the connection prepared before a migration changed the type of a column it reads
+(the device hot paths', entryway.core.rawsql.cursor): PostgreSQL refuses it ("cached plan must not
+change result type") until the connection is new. The connection is closed, so the next request
+prepares the statement again.
 """
 from __future__ import annotations
 
 import logging
 import sys
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, NotSupportedError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.views.defaults import server_error as django_server_error
 
@@ -32,8 +37,12 @@ def database_unavailable(request) -> HttpResponse:
     return response
 
 
+def _stale_plan(exc) -> bool:
+    return isinstance(exc, NotSupportedError) and "cached plan must not change result type" in str(exc)
+
+
 def _is_db_error(exc) -> bool:
-    return isinstance(exc, DB_ERRORS)
+    return isinstance(exc, DB_ERRORS) or _stale_plan(exc)
 
 
 class DatabaseUnavailableMiddleware:
@@ -47,18 +56,23 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request, exception):
         if _is_db_error(exception):
-            _close_broken_connections()
+            _close_broken_connections(stale=_stale_plan(exception))
             logger.error("database unavailable during %s %s: %s", request.method, request.path, exception)
             return database_unavailable(request)
         return None
 
 
-def _close_broken_connections() -> None:
+def _close_broken_connections(stale: bool = False) -> None:
+    """Close the connections that are broken; with ``stale``, every connection (its prepared statements
+    outdated by a schema change)."""
     from django.db import connections
 
     for conn in connections.all(initialized_only=True):
         try:
-            conn.close_if_unusable_or_obsolete()
+            if stale and not conn.in_atomic_block:
+                conn.close()
+            else:
+                conn.close_if_unusable_or_obsolete()
         except Exception as exc:  # noqa: BLE001 - the connection is already gone
             logger.debug("closing the broken connection %s: %s", conn.alias, exc)
 
@@ -67,6 +81,6 @@ def server_error(request, *args, **kwargs):
     """handler500: a database failure outside a view (sessions, authentication) is a 503 too."""
     exc = sys.exc_info()[1]
     if exc is not None and _is_db_error(exc):
-        _close_broken_connections()
+        _close_broken_connections(stale=_stale_plan(exc))
         return database_unavailable(request)
     return django_server_error(request, *args, **kwargs)

@@ -149,3 +149,35 @@ def test_the_hot_paths_cursor_binds_on_the_server_on_postgresql_only():
             assert type(cursor.cursor) is psycopg.Cursor and isinstance(plain.cursor, psycopg.ClientCursor)
         else:
             assert type(cursor.cursor) is type(plain.cursor)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_column_retyped_under_a_prepared_statement_answers_503_once_then_heals(device, client):
+    """A migration run while the workers serve (docs/operations.md, Upgrades) may change the type of a column
+    that a prepared hot statement reads: PostgreSQL then refuses the statement. The device gets 503 with
+    Retry-After, not a 500, and the connection is closed, so the next request prepares it again."""
+    import os
+
+    import psycopg
+
+    if connection.vendor != "postgresql" and not os.environ.get("CI"):
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    from entryway.deviceapi.tests.conftest import basic
+
+    headers, body = basic(device.mac, device.device_secret), '{"model": "R29", "firmware": "29.30.2.805"}'
+
+    def checkin():
+        return client.post("/device/v1/checkin", body, content_type="application/json", headers=headers)
+
+    for _n in range(3):  # the device lookup is prepared in this connection (the check-ins' own)
+        assert device_for_credentials(device.mac, device.device_secret).pk == device.pk
+    table, params = rawsql.table(IntercomDevice), connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "context"}, autocommit=True) as other:
+        other.execute(f"ALTER TABLE {table} ALTER COLUMN firmware_version TYPE varchar(40)")  # another process
+        try:
+            refused = checkin()
+            assert refused.status_code == 503 and refused["Retry-After"] == "30", refused.content
+            assert checkin().status_code == 200  # a new connection: prepared again, with the new type
+        finally:
+            connection.close()
+            other.execute(f"ALTER TABLE {table} ALTER COLUMN firmware_version TYPE varchar(32)")
