@@ -219,10 +219,8 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
             starter.wait(60)
             finals = [mac in upgrades for mac in fleet.devices]
             # When the pushes arrived and the final reports were made, in seconds after the start.
-            last = [next(r for r in reversed(d.results) if r.kind == "upgrade" and r.delivered)
-                    for d in fleet.devices.values() if d.mac in upgrades]
-            final_at = sorted(r.at - start_wall for r in last)
-            recorded_at = sorted(r.delivered_at - start_wall for r in last)
+            final_at = sorted(r.at - start_wall for r in upgrades.values())
+            recorded_at = sorted(r.delivered_at - start_wall for r in upgrades.values())
             push_at = sorted(d.last_push_at - start_wall for d in fleet.devices.values()
                              if d.last_push_at is not None and d.last_push_at >= start_wall)
             counters = {k: fleet.counters[k] - before.get(k, 0) for k in ("requests", "checkins", "errors", "pushes")}

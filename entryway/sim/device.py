@@ -365,7 +365,7 @@ class SimDevice:
         result.delivered, result.delivered_at = True, time.time()
         self._unreported.pop(result.action_id, None)
         if result.status in ("success", "failure"):
-            self.fleet.finished[result.kind][self.mac] = result.status
+            self.fleet.finished[result.kind][self.mac] = result
 
     async def handle_actions(self, actions: list) -> None:
         for action in actions:

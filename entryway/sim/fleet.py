@@ -18,7 +18,7 @@ from typing import Self
 
 import aiohttp
 
-from entryway.sim.device import DEFAULT_HANDLERS, ActionHandler, DeviceSpec, SimDevice
+from entryway.sim.device import DEFAULT_HANDLERS, ActionHandler, DeviceSpec, Result, SimDevice
 
 log = logging.getLogger("entryway.sim")
 
@@ -91,9 +91,9 @@ class Fleet:
         self.handlers: dict[str, ActionHandler] = {**DEFAULT_HANDLERS, **_EXTRA_HANDLERS, **(handlers or {})}
         self.rng = random.Random(seed)
         self.counters: collections.Counter = collections.Counter()
-        # Final results the platform has recorded, by action kind: {kind: {MAC: "success" or "failure"}}, the
-        # latest per device. Benchmarks and tests wait on it without walking every device's results.
-        self.finished: collections.defaultdict[str, dict[str, str]] = collections.defaultdict(dict)
+        # Final results the platform has recorded, by action kind: {kind: {MAC: Result}}, the latest per device.
+        # Benchmarks and tests wait on it without walking every device's results.
+        self.finished: collections.defaultdict[str, dict[str, Result]] = collections.defaultdict(dict)
         self.session: aiohttp.ClientSession | None = None
         self.stopped: asyncio.Event | None = None
         self.started_at: float | None = None
@@ -337,7 +337,7 @@ def fleet_upgrade_run(*, base_url: str, devices: dict[str, str], poll_interval: 
     start, cpu = time.monotonic(), time.process_time()
     run_sync(fleet.run(duration=timeout, until=all_finished))
     seconds, cpu = time.monotonic() - start, time.process_time() - cpu
-    finals = [upgrades.get(mac) for mac in fleet.devices]
+    finals = [result.status if (result := upgrades.get(mac)) else None for mac in fleet.devices]
     errors = collections.Counter(d.last_error.split(":", 1)[0] + ": " + d.last_error.split(":", 1)[-1][:60]
                                  for d in fleet.devices.values() if d.last_error)
     return {

@@ -229,7 +229,9 @@ def test_final_result_that_did_not_get_through_is_sent_after_later_check_ins():
         assert [r.status for r in device.results] == ["proceeding", "proceeding", "success"]
         assert device.results[-1].delivered
         assert fleet.counters["errors"] >= 4
-        assert fleet.finished["upgrade"] == {MAC: "success"}  # counted once it got through
+        finished = {mac: result.status for mac, result in fleet.finished["upgrade"].items()}
+        assert finished == {MAC: "success"}  # counted once it got through
+        assert fleet.finished["upgrade"][MAC] is device.results[-1]
 
     with_platform(body)
 
