@@ -84,12 +84,14 @@ def test_script_errors_reach_the_caller_and_the_connection_stays_usable(store):
     assert store.run_script(ECHO, ["counter", ""], [1])[3] == 1
 
 
-def _settings_in_a_process(**env) -> subprocess.CompletedProcess:
-    """What config.settings.production makes of these variables, in a process of its own."""
-    code = ("import django; django.setup(); from django.conf import settings; "
-            "print(settings.CACHES['default']['BACKEND'], settings.HUEY['huey_class'])")
+def _settings_in_a_process(shown: str = "settings.CACHES['default']['BACKEND'], settings.HUEY['huey_class']",
+                           **env: str | None) -> subprocess.CompletedProcess:
+    """What config.settings.production makes of these variables (None: not set), in a process of its own:
+    it prints ``shown``."""
+    code = f"import django; django.setup(); from django.conf import settings; print({shown})"
     full = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": "x" * 50,
             "CACHE_URL": "", "HUEY_URL": "", **env}
+    full = {name: value for name, value in full.items() if value is not None}
     return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=60,
                           cwd=pathlib.Path(__file__).resolve().parents[3])
 
@@ -146,14 +148,9 @@ def test_scripts_run_over_a_unix_socket(tmp_path, settings):
 
 
 def _prepare_threshold_in_a_process(value: str | None) -> subprocess.CompletedProcess:
-    code = ("import django; django.setup(); from django.conf import settings; "
-            "print(settings.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold', 'unset'))")
-    full = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": "x" * 50,
-            "DATABASE_URL": "postgres://entryway@127.0.0.1:5432/entryway", "DB_PREPARE_THRESHOLD": value or ""}
-    if value is None:
-        del full["DB_PREPARE_THRESHOLD"]
-    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=60,
-                          cwd=pathlib.Path(__file__).resolve().parents[3])
+    return _settings_in_a_process("settings.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold', 'unset')",
+                                  DATABASE_URL="postgres://entryway@127.0.0.1:5432/entryway",
+                                  DB_PREPARE_THRESHOLD=value)
 
 
 @pytest.mark.parametrize("value,expected", [(None, "2"), ("5", "5"), ("0", "0"), ("off", "None"), ("", "None")])
