@@ -15,7 +15,6 @@ on 2 cores shared with PostgreSQL and the fleet) needs roughly 8 ms or less per 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import time
@@ -42,24 +41,6 @@ STEPS = [
 ]
 
 
-def _call(app, method: str, path: str, *, auth: str, body: bytes = b"") -> tuple[int, bytes]:
-    environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
-        "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
-        "HTTP_AUTHORIZATION": auth, "CONTENT_LENGTH": str(len(body)),
-    }
-    if body:
-        environ["CONTENT_TYPE"] = "application/json"
-    status = []
-    chunks = app(environ, lambda s, h, exc_info=None: status.append(int(s.split()[0])))
-    data = b"".join(chunks)
-    if hasattr(chunks, "close"):
-        chunks.close()
-    return status[0], data
-
-
 def main() -> None:
     from bench import bench_rollout
 
@@ -84,14 +65,6 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def backend_cpu() -> float:
-        try:
-            fields = open(f"/proc/{backend}/stat").read().rsplit(")", 1)[1].split()
-        except OSError:  # PostgreSQL on another machine
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / ticks
     step_name = [""]
 
     show_sql = bool(os.environ.get("BENCH_UPGRADE_SQL"))  # print the first device's queries, step by step
@@ -105,10 +78,10 @@ def main() -> None:
     def step(name: str, method: str, path: str, auth: str, body: dict | None = None, expect=(200,)):
         step_name[0] = name
         raw = json.dumps(body).encode() if body is not None else b""
-        c, p = time.process_time(), backend_cpu()
-        status, data = _call(application, method, path, auth=auth, body=raw)
+        c, p = time.process_time(), common.process_cpu(backend)
+        status, data = common.call_wsgi(application, method, path, auth=auth, body=raw)
         cpu[name] += time.process_time() - c
-        pg_cpu[name] += backend_cpu() - p
+        pg_cpu[name] += common.process_cpu(backend) - p
         if status not in expect:
             raise RuntimeError(f"{name}: HTTP {status} {data[:300]!r}")
         return data

@@ -1,6 +1,7 @@
 """Shared pieces of the benchmarks: a PostgreSQL database, the production server, wrk, memory."""
 from __future__ import annotations
 
+import io
 import os
 import pathlib
 import re
@@ -199,6 +200,17 @@ def _descendants(pid: int) -> list[int]:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu(pid: int | None) -> float:
+    """One process's CPU seconds so far (user + system); 0.0 when it is not on this machine."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
 def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float]]:
     """{pid: (group, CPU seconds used so far, user + system)} for every process on the machine, grouped as
     the processes that share it in a benchmark: the web workers, PostgreSQL, Redis, Mosquitto, this
@@ -308,3 +320,24 @@ def machine() -> str:
     cores = os.cpu_count()
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", pathlib.Path("/proc/meminfo").read_text()).group(1))
     return f"{cores} cores, {mem_kb / 1024 / 1024:.1f} GiB"
+
+
+def call_wsgi(app, method: str, path: str, *, auth: str = "", body: bytes = b"") -> tuple[int, bytes]:
+    """(status, body) of ``app``'s answer to one request, called in this process with a WSGI environ."""
+    environ = {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
+        "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    if auth:
+        environ["HTTP_AUTHORIZATION"] = auth
+    if body:
+        environ["CONTENT_TYPE"] = "application/json"
+    status = []
+    chunks = app(environ, lambda s, h, exc_info=None: status.append(int(s.split()[0])))
+    data = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return status[0], data

@@ -1,0 +1,110 @@
+"""CPU per request of the device hot paths, in one process: no load generator, no other worker.
+
+    python -m bench.run_all bench_hotpath       # PostgreSQL database entryway_hotpath, Redis cache
+
+Seeds BENCH_HOTPATH_DEVICES devices (default 2,000) as ``bench_checkin`` does, calls
+``config.wsgi.application`` (the production settings, the device routes' fast path) with a WSGI
+environ for each request, and prints, per route, the CPU time of this process and of the Redis
+server (read from /proc when it runs on this machine) per request, as the median of
+BENCH_HOTPATH_ROUNDS rounds (default 7), each a pass over every device:
+
+- ``GET /healthz``: the bare route (Django's whole portal stack);
+- ``POST /device/v1/checkin``: an idle check-in (nothing waiting, the report unchanged);
+- ``GET /autop/<MAC>.cfg``: a cached AutoP file.
+
+Every device checks in and fetches its file twice first, so the process knows each of them. The
+figures are what ``bench_checkin``'s throughput is made of, without the machine's scheduling noise:
+compare them before and after a change of the hot paths.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import statistics
+import time
+
+from bench import common
+from bench.bench_checkin import BODY, _seed
+
+N_DEVICES = int(os.environ.get("BENCH_HOTPATH_DEVICES", "2000"))
+ROUNDS = int(os.environ.get("BENCH_HOTPATH_ROUNDS", "7"))
+
+
+def _setup_django() -> None:
+    url = common.database_url().rsplit("/", 1)[0] + "/entryway_hotpath"
+    common.reset_database(url)
+    import sys
+    import tempfile
+
+    var_dir = tempfile.mkdtemp(prefix="entryway-bench-hotpath-")
+    env = common.server_env(url, var_dir, CACHE_URL=os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/8"),
+                            MQTT_URL="", ALLOWED_HOSTS="127.0.0.1,localhost,testserver", AUTOP_RATE_LIMIT=10**9,
+                            DEVICE_RATE_LIMIT=10**9)
+    os.environ.update(env)
+    sys.path.insert(0, str(common.ROOT))
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    cache.clear()
+
+
+def _redis_pid() -> int | None:
+    from django.core.cache import cache
+
+    try:
+        pid = int(cache._cache.get_client(write=True).info("server")["process_id"])
+    except Exception:  # noqa: BLE001 (no Redis, or one that does not say)
+        return None
+    return pid if os.path.exists(f"/proc/{pid}/stat") else None
+
+
+def main() -> None:
+    _setup_django()
+    from config.wsgi import application
+
+    by_mac = _seed(N_DEVICES)
+    auths = {mac: "Basic " + base64.b64encode(f"{mac}:{secret}".encode()).decode() for mac, secret in by_mac.items()}
+    body = BODY.encode()
+    statuses: dict[int, int] = {}
+
+    def call(method: str, path: str, auth: str = "", data: bytes = b"") -> None:
+        code, _answer = common.call_wsgi(application, method, path, auth=auth, body=data)
+        statuses[code] = statuses.get(code, 0) + 1
+
+    routes = {
+        "hello": lambda mac: call("GET", "/healthz"),
+        "checkin": lambda mac: call("POST", "/device/v1/checkin", auths[mac], body),
+        "autop": lambda mac: call("GET", f"/autop/{mac}.cfg", auths[mac]),
+    }
+    for _ in range(2):
+        for mac in auths:
+            routes["checkin"](mac)
+            routes["autop"](mac)
+    statuses.clear()
+    redis = _redis_pid()
+    own: dict[str, list[float]] = {name: [] for name in routes}
+    server: dict[str, list[float]] = {name: [] for name in routes}
+    for _round in range(ROUNDS):
+        for name, route in routes.items():
+            c, r = time.process_time(), common.process_cpu(redis)
+            for mac in auths:
+                route(mac)
+            own[name].append((time.process_time() - c) / len(auths))
+            server[name].append((common.process_cpu(redis) - r) / len(auths))
+    print(f"machine: {common.machine()}; {len(auths)} devices, {ROUNDS} rounds; load {os.getloadavg()[0]:.1f}")
+    print(f"{'route':<8} {'CPU us/request':>15} {'Redis us/request':>17}   (median of rounds; range)")
+    for name in routes:
+        mine, theirs = sorted(own[name]), sorted(server[name])
+        print(f"{name:<8} {1e6 * statistics.median(mine):15.1f} {1e6 * statistics.median(theirs):17.1f}"
+              f"   ({1e6 * mine[0]:.1f}-{1e6 * mine[-1]:.1f})")
+    print("answers: " + ", ".join(f"{count} x {code}" for code, count in sorted(statuses.items())))
+    if set(statuses) != {200}:
+        raise SystemExit("not every answer was 200")
+
+
+if __name__ == "__main__":
+    main()
