@@ -208,7 +208,7 @@ def main() -> None:
     scripts = {kind: _script(by_mac, var_dir, kind) for kind in ("checkin", "autop")}
     connection.close()
     runs = {"hello": [], "checkin": [], "autop": []}
-    with common.Server(dict(os.environ), workers=2) as server, common.Consumer(dict(os.environ)):
+    with common.Server(dict(os.environ), workers=2, role="devices") as server, common.Consumer(dict(os.environ)):
         # Warm-up: every device checks in and fetches its file once (first contact computes and caches them).
         t = time.perf_counter()
         _warm(server, by_mac, WARM_PASSES)
@@ -230,7 +230,7 @@ def main() -> None:
         samples = soak(server, scripts["checkin"], SOAK_SECONDS) if SOAK_SECONDS else []
     written = _written_since(mark)
     hello, checkin, autop = (_total(runs[k]) for k in ("hello", "checkin", "autop"))
-    print(f"machine: {common.machine()}; granian {server.workers} workers x {server.threads or 'default'} threads; "
+    print(f"machine: {common.machine()}; granian ({server.role} server) {server.workers} workers x {server.threads or 'default'} threads; "
           f"{N_DEVICES} devices; wrk {WRK_THREADS} threads, {CONNECTIONS} connections, {ROUNDS} rounds x {SECONDS} s each")
     print(f"load average (1 min) after each round: {', '.join(f'{x:.1f}' for x in loads)}")
     print(_line("hello", hello))

@@ -155,7 +155,7 @@ def _run_fleet(strategy_id: int, var_dir: str, port: int, secrets_by_mac: dict[s
     from entryway.sim import fleet_upgrade_run
 
     env = dict(os.environ)
-    with common.Server(env, workers=2, port=port) as server, common.Consumer(env):
+    with common.Server(env, workers=2, port=port, role="devices") as server, common.Consumer(env):
         start = time.perf_counter()
         report = fleet_upgrade_run(base_url=server.url, devices=secrets_by_mac, poll_interval=POLL_INTERVAL,
                                    timeout=TIMEOUT, connection_limit=FLEET_CONNECTIONS, seed=1,
@@ -183,7 +183,7 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
     specs = [DeviceSpec(mac=mac, secret=secret) for mac, secret in secrets_by_mac.items()]
     env = dict(os.environ)
     mqtt = bool(MQTT_URL)
-    with common.Server(env, workers=2, port=port) as server, common.Consumer(env):
+    with common.Server(env, workers=2, port=port, role="devices") as server, common.Consumer(env):
         # Polling devices spread over one interval, as a running fleet's are.
         fleet = Fleet(server.url, specs, poll_interval=POLL_INTERVAL, reboot_seconds=1.0, install_seconds=0.5,
                       ramp=min(POLL_INTERVAL, 30) if mqtt else POLL_INTERVAL, connection_limit=FLEET_CONNECTIONS,

@@ -6,8 +6,9 @@
 Seeds one installer with BENCH_SOAK_DEVICES devices (default 2,000: one indoor monitor per user, the
 rest R29 door phones) and a newer R29 firmware, then runs, all at once:
 
-- the production settings under granian (2 workers), PostgreSQL, Redis as cache and Huey queue, and
-  a Huey consumer (``manage.py run_huey``) so that background and periodic tasks really run;
+- the production settings under granian as deploy/ runs it: the portal's server (2 workers × 4 threads)
+  and the devices' server (2 workers × 2 threads), PostgreSQL, Redis as cache and Huey queue, and a
+  Huey consumer (``manage.py run_huey``) so that background and periodic tasks really run;
 - the fleet simulator (``entryway.sim``) in a process of its own: every device provisions, then checks
   in on the platform's poll interval (BENCH_SOAK_POLL, default 30 s) and carries its actions out;
 - a scripted installer, logged in through the login form, doing portal work over HTTP through the
@@ -19,7 +20,7 @@ For BENCH_SOAK_MINUTES (default 10). Then the installer stops and the fleet drai
 installer issued taken and reported); the benchmark prints the responses by status (the installer's
 and the fleet's, and the server's own count from /metrics), the actions issued against those the
 platform recorded and those the simulated devices carried out, the check-ins, the resident memory of
-each web worker and of the consumer every 30 s, and the load average. Targets (issue 11 item 7 and
+each web and device server worker and of the consumer every 30 s, and the load average. Targets (issue 11 item 7 and
 issue 10 item 7): zero 5xx, zero lost actions (every action issued is Success on the platform and was
 carried out by its device; every edited device applied its new settings), memory flat (+-10 % after
 the first sample, per process).
@@ -602,8 +603,11 @@ def _rss_mb(pid: int) -> float | None:
     return int(match.group(1)) / 1024 if match else None
 
 
-def _processes(server, consumer) -> dict[str, int]:
-    out = {f"web worker {i + 1}": pid for i, pid in enumerate(sorted(server.worker_pids()))}
+def _processes(servers, consumer) -> dict[str, int]:
+    out = {}
+    for server in servers:
+        name = "web worker" if server.role == "web" else "device worker"
+        out.update({f"{name} {i + 1}": pid for i, pid in enumerate(sorted(server.worker_pids()))})
     out["consumer"] = consumer.pid
     return out
 
@@ -675,8 +679,9 @@ def main() -> None:
                                 stderr=subprocess.STDOUT, start_new_session=True)
     fleet = installer = None
     try:
-        with common.Server(dict(env), workers=2, port=PORT) as server:
-            fleet = FleetProcess(seed["specs"], server.url, var_dir)
+        with (common.Server(dict(env), workers=2, port=PORT) as server,
+              common.Server(dict(env), workers=2, role="devices") as devices):
+            fleet = FleetProcess(seed["specs"], devices.url, var_dir)
             # Warm-up: every device provisions (AutoP file) and checks in once.
             t = time.perf_counter()
             deadline = time.monotonic() + 4 * POLL + 300
@@ -691,7 +696,7 @@ def main() -> None:
             print(f"warm-up: {status.get('checked_in', 0)} of {N_DEVICES} devices provisioned and checked in "
                   f"in {time.perf_counter() - t:.0f} s", flush=True)
             base = status.get("counters", {})
-            procs = _processes(server, consumer)
+            procs = _processes([server, devices], consumer)
             series: dict[str, list[float]] = collections.defaultdict(list)
             loads: list[float] = []
             since = timezone.now()
@@ -814,7 +819,7 @@ def _report(installer, seed, since, fleet_final, base, series, loads, server_sta
         spread = _spread(values)
         flat = spread <= FLAT * 100
         flat_all &= flat
-        print(f"  {name:<13} RSS every {SAMPLE_SECONDS} s: {', '.join(f'{v:.0f}' for v in values)} MB; spread after "
+        print(f"  {name:<15} RSS every {SAMPLE_SECONDS} s: {', '.join(f'{v:.0f}' for v in values)} MB; spread after "
               f"the first sample {spread:.1f} % ({'flat' if flat else 'NOT flat'})")
     print(f"memory flat (+-{FLAT * 100:.0f} % per process after the first sample): {'met' if flat_all else 'NOT met'}")
     print(f"(logs: {var_dir})")

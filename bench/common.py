@@ -61,20 +61,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Threads per worker of deploy/'s servers (deploy/systemd/entryway-web.service and entryway-devices.service),
+# and the variable that sets another figure for a benchmark's server of that role.
+ROLE_THREADS = {"web": (4, "BENCH_WEB_THREADS"), "devices": (2, "BENCH_DEVICE_THREADS")}
+
+
 class Server:
-    """granian (WSGI, N workers of ``threads`` threads each) serving the production settings.
+    """granian (WSGI, N workers of ``threads`` threads each) serving the production settings, as deploy/ runs
+    the server of ``role``: "web" (the portal and the API, 4 threads per worker) or "devices" (the devices'
+    own requests, 2).
 
     granian's default for WSGI is backpressure / 2 threads per worker (hundreds): every busy thread
-    holds a database connection and competes for the GIL. Four threads per worker serve short
-    requests fastest; deploy/ runs the web server so (BENCH_WEB_THREADS; bench/RESULTS.md, "Threads
-    per worker").
+    holds a database connection and competes for the GIL. A few threads per worker serve short
+    requests fastest (bench/RESULTS.md, "Threads per worker" and "A server for the devices");
+    BENCH_WEB_THREADS and BENCH_DEVICE_THREADS measure other figures.
     """
 
-    def __init__(self, env: dict, workers: int = 2, port: int | None = None, threads: int | None = None):
-        self.env, self.workers, self.port = env, workers, port or free_port()
+    def __init__(self, env: dict, workers: int = 2, port: int | None = None, threads: int | None = None,
+                 role: str = "web"):
+        self.env, self.workers, self.port, self.role = env, workers, port or free_port(), role
         # 0: granian's own default, backpressure / 2 per worker (512 here with --backlog 2048, 256 with its
         # default backlog).
-        self.threads = threads if threads is not None else int(os.environ.get("BENCH_WEB_THREADS", "4"))
+        default, variable = ROLE_THREADS[role]
+        self.threads = threads if threads is not None else int(os.environ.get(variable, str(default)))
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="entryway-bench-web-", suffix=".log", delete=False)
 
