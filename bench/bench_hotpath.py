@@ -10,7 +10,10 @@ BENCH_HOTPATH_ROUNDS rounds (default 7), each a pass over every device:
 
 - ``GET /healthz``: the bare route (Django's whole portal stack);
 - ``POST /device/v1/checkin``: an idle check-in (nothing waiting, the report unchanged);
-- ``GET /autop/<MAC>.cfg``: a cached AutoP file.
+- ``GET /autop/<MAC>.cfg``: a cached AutoP file;
+- the idle check-in again, each one due its Last Connected Time (as every check-in of a fleet polling
+  every 60 s is, DEVICE_LAST_SEEN_WRITE_INTERVAL being 30 s): before each such round, every device's
+  entry says it was last seen 45 s ago and nothing is queued; a flush has just run, so none starts.
 
 Every device checks in and fetches its file twice first, so the process knows each of them. The
 figures are what ``bench_checkin``'s throughput is made of, without the machine's scheduling noise:
@@ -79,7 +82,21 @@ def main() -> None:
         "hello": lambda mac: call("GET", "/healthz"),
         "checkin": lambda mac: call("POST", "/device/v1/checkin", auths[mac], body),
         "autop": lambda mac: call("GET", f"/autop/{mac}.cfg", auths[mac]),
+        "due": lambda mac: call("POST", "/device/v1/checkin", auths[mac], body),
     }
+
+    def all_due() -> None:
+        from django.core.cache import cache
+
+        from entryway.deviceapi import devicecache
+
+        stale = time.time() - 45
+        entries = cache.get_many([devicecache.entry_key(mac) for mac in auths])
+        cache.set_many({key: entry._replace(last_seen=stale) for key, entry in entries.items()}, devicecache.ENTRY_TTL)
+        cache.delete_many([devicecache.seen_marker_key(mac) for mac in auths] + [devicecache.SEEN_KEY])
+        cache.set(devicecache.SEEN_FLUSH_LOCK, 1, 3600)
+
+    prepare = {"due": all_due}
     for _ in range(2):
         for mac in auths:
             routes["checkin"](mac)
@@ -90,6 +107,8 @@ def main() -> None:
     server: dict[str, list[float]] = {name: [] for name in routes}
     for _round in range(ROUNDS):
         for name, route in routes.items():
+            if name in prepare:
+                prepare[name]()
             c, r = time.process_time(), common.process_cpu(redis)
             for mac in auths:
                 route(mac)

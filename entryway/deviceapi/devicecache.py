@@ -23,8 +23,11 @@ anything else is true, and leaves behind a fresh entry:
     Last Connected Times (and uptimes) waiting to be written: a hash of device id to
     ``"<unix time> <uptime>"``. A fleet polling every 60 s is due a Last Connected Time at every
     check-in (DEVICE_LAST_SEEN_WRITE_INTERVAL is shorter than the poll), which would make every
-    check-in an UPDATE of its row. An otherwise idle check-in instead records the time here and
-    in its entry (``note_seen``, one round trip), and the first such check-in after
+    check-in an UPDATE of its row. A check-in instead records the time here: on the fast path the
+    gate's own script does, in the check-in's one round trip, when the device's entry proves the
+    presented secret (entryway.deviceapi.gate); otherwise an idle check-in does, and in its entry
+    (``note_seen``, a second round trip). Either sets ``deviceapi:seenmark:<MAC>`` for the write
+    interval, which the gate reads as "recorded recently". The first check-in after
     LAST_SEEN_FLUSH_INTERVAL seconds has the task queue's consumer write all of them in one batch
     (``flush_later``, ``flush_seen``); a periodic task does the same for a fleet gone quiet. The
     Last Connected Time in the database is then at most a few seconds older than the device's last
@@ -80,6 +83,11 @@ def generation_key(mac: str) -> str:
     return f"deviceapi:actgen:{mac}"
 
 
+def seen_marker_key(mac: str) -> str:
+    """Present for DEVICE_LAST_SEEN_WRITE_INTERVAL seconds after the device's Last Connected Time was queued."""
+    return f"deviceapi:seenmark:{mac}"
+
+
 @functools.lru_cache(maxsize=4)
 def _digest_key(secret_key: str) -> bytes:
     return hashlib.sha256(b"entryway.deviceapi.device-secret:" + secret_key.encode()).digest()
@@ -95,6 +103,11 @@ def secret_digest(secret: str) -> bytes:
 # version is read again. Bounded: cleared when it grows past MAX_KNOWN_IDS.
 _known_ids: dict[str, int] = {}
 MAX_KNOWN_IDS = 200_000
+
+
+def known_id(mac: str) -> int | None:
+    """The MAC's device id, when this process knows it."""
+    return _known_ids.get(mac)
 
 
 def known_key(mac: str, key_for: Callable[[int], str]) -> str | None:
@@ -197,15 +210,18 @@ def fresh(entry: Entry, now: float | None = None) -> bool:
     return (now or time.time()) - entry.last_seen < settings.DEVICE_LAST_SEEN_WRITE_INTERVAL
 
 
-def idle(entry: Entry, generation, report: dict, mac: str, flush: Callable[[], object] | None = None) -> bool:
+def idle(entry: Entry, generation, report: dict, mac: str, flush: Callable[[], object] | None = None,
+         seen: bool = False) -> bool:
     """True when the check-in can be answered from the cache: nothing waiting, nothing to write.
 
     Nothing waiting: the last database check-in found no open action and no action or settings change
     came since (the generation). Nothing to write: the report repeats the database's, and the Last
-    Connected Time is fresh or, when due, queued for the next batch write (``note_seen``).
+    Connected Time is fresh or, when due, queued for the next batch write (``note_seen``). ``seen``: the
+    gate has queued it already, now or less than DEVICE_LAST_SEEN_WRITE_INTERVAL ago
+    (entryway.deviceapi.gate).
     """
     return (entry.quiet and entry.generation == generation and unchanged(entry, report)
-            and (fresh(entry) or note_seen(mac, entry, report.get("uptime"), flush=flush)))
+            and (seen or fresh(entry) or note_seen(mac, entry, report.get("uptime"), flush=flush)))
 
 
 def idle_answer(version) -> dict:
@@ -232,12 +248,14 @@ def actions_changed(macs) -> None:
     transaction.on_commit(bump)
 
 
-# KEYS: the pending hash, the device's entry, the flush lock. ARGV: device id, "<time> <uptime>",
-# the entry (encoded), its lifetime, the flush interval. Answer: 1 when this check-in should flush.
-# The entry is refreshed only while it exists (XX): one dropped meanwhile (``forget``) stays dropped.
+# KEYS: the pending hash, the device's entry, the flush lock, the device's marker. ARGV: device id,
+# "<time> <uptime>", the entry (encoded), its lifetime, the flush interval, the write interval. Answer: 1
+# when this check-in should flush. The entry is refreshed only while it exists (XX): one dropped
+# meanwhile (``forget``) stays dropped. The marker tells the gate that the time is queued.
 _NOTE_SEEN = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4], 'XX')
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[6])
 if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then return 1 end
 return 0
 """
@@ -267,16 +285,22 @@ def note_seen(mac: str, entry: Entry, uptime: int | None, now: float | None = No
         return False
     now = now or time.time()
     interval = max(1, int(settings.LAST_SEEN_FLUSH_INTERVAL))
-    due = run_script(_NOTE_SEEN, [SEEN_KEY, entry_key(mac), SEEN_FLUSH_LOCK], [
+    due = run_script(_NOTE_SEEN, [SEEN_KEY, entry_key(mac), SEEN_FLUSH_LOCK, seen_marker_key(mac)], [
         entry.id, f"{now:.6f} {'' if uptime is None else int(uptime)}",
         cache.encode(entry._replace(last_seen=now)), ENTRY_TTL, interval,
+        max(1, int(settings.DEVICE_LAST_SEEN_WRITE_INTERVAL)),
     ])
     if due:
-        try:
-            (flush or flush_later)()
-        except Exception:  # the times stay queued (given back) for the next flush; the check-in is answered
-            logger.warning("writing the queued Last Connected Times failed", exc_info=True)
+        flush_now(flush)
     return True
+
+
+def flush_now(flush: Callable[[], object] | None = None) -> None:
+    """Have the queued times written (``flush``, by default ``flush_later``): this check-in took the flush lock."""
+    try:
+        (flush or flush_later)()
+    except Exception:  # the times stay queued (given back) for the next flush; the check-in is answered
+        logger.warning("writing the queued Last Connected Times failed", exc_info=True)
 
 
 def flush_later() -> None:

@@ -190,9 +190,12 @@ def _in_request(work, what: str):
         request_finished.send(sender=__name__)
 
 
-def _posted(environ, path: str):
+def _posted(environ, path: str, seen_for=None):
     """(start, body, credentials, MAC, the gate's answer with its extra key, the JSON body, the cache) of a
-    device's POST, or None when the view is to serve it (the body put back, the gate's answer handed on)."""
+    device's POST, or None when the view is to serve it (the body put back, the gate's answer handed on).
+
+    ``seen_for(MAC, credentials, JSON body)``: what the gate needs to queue the device's Last Connected
+    Time (``gate.run_gate``'s ``seen``), or None."""
     store = caches["default"]
     if (environ.get("REQUEST_METHOD") != "POST" or getattr(store, "run_script", None) is None
             or _redirected(environ, path)):
@@ -210,25 +213,39 @@ def _posted(environ, path: str):
     if b"\x00" in body or b"\\u0000" in body or mac is None:
         _hand_on(environ, body)
         return None
-    ran = gate.run_gate(environ, path, mac, store)
-    answer = ran[0]
     try:
         data = json.loads(body) if body.strip() else {}
     except (UnicodeDecodeError, ValueError):
         data = None
+    seen = seen_for(mac, credentials, data) if seen_for is not None and isinstance(data, dict) else None
+    ran = gate.run_gate(environ, path, mac, store, seen=seen)
+    answer = ran[0]
     if answer[0] != 0 or not isinstance(data, dict):
         _hand_on(environ, body, ran)
         return None
     return start, body, credentials, mac, ran, data, store
 
 
-def _known_entry(store, answer: list, credentials: tuple[str, str]):
-    """The device's cache entry as the gate read it, when it proves these credentials; else None."""
+def _known_entry(store, answer: list, credentials: tuple[str, str], digest: bytes | None = None):
+    """The device's cache entry as the gate read it, when it proves these credentials (``digest``: the
+    secret's, when already made); else None."""
     entry = store.decode(answer[1])
     if (isinstance(entry, devicecache.Entry)
-            and hmac.compare_digest(entry.digest, devicecache.secret_digest(credentials[1]))):
+            and hmac.compare_digest(entry.digest, digest or devicecache.secret_digest(credentials[1]))):
         return entry
     return None  # none, a new secret or a wrong one: the database decides
+
+
+def _seen_for_checkin(mac: str, credentials: tuple[str, str], data: dict):
+    """(device id, digest of the secret, uptime) for the gate to queue the check-in's Last Connected Time;
+    None when this process does not know the device's id or the report's uptime would be refused."""
+    device_id = devicecache.known_id(mac)
+    if device_id is None:
+        return None
+    uptime = data.get("uptime")
+    if uptime is not None and (isinstance(uptime, bool) or not isinstance(uptime, int) or not 0 <= uptime < 2**53):
+        return None  # the view answers 400 (parse_checkin); nothing is recorded
+    return device_id, devicecache.secret_digest(credentials[1]), uptime
 
 
 def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
@@ -238,11 +255,14 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
     check-in (an action waiting, a changed report, a device not in the cache) takes the view's database
     path (``device_checkin``) here; credentials the database refuses go on to the view (401).
     """
-    posted = _posted(environ, gate.CHECKIN_PATH)
+    posted = _posted(environ, gate.CHECKIN_PATH, _seen_for_checkin)
     if posted is None:
         return None
     start, body, credentials, mac, ran, data, store = posted
     (answer, extra_key), decode = ran, store.decode
+    seen = answer[4] if len(answer) > 4 else 0
+    if seen == gate.SEEN_FLUSH_DUE:
+        devicecache.flush_now()
     report, errors = parse_checkin(data)
     if errors:
         _hand_on(environ, body, ran)
@@ -254,7 +274,7 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         else:  # the first time this process sees the device: its version in a second round trip
             devicecache.remember_id(mac, entry.id)
             version = store.get(version_key(entry.id))
-        if version is not None and devicecache.idle(entry, generation, report, mac):
+        if version is not None and devicecache.idle(entry, generation, report, mac, seen=seen != 0):
             payload = json.dumps(devicecache.idle_answer(version)).encode()
             return _answer(environ, _ROUTE, start, "application/json", payload)
 

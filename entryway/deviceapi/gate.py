@@ -49,11 +49,32 @@ if KEYS[3] ~= '' then
   if n > tonumber(ARGV[4]) then return {3} end
 end
 local out = {0}
-for i = 4, #KEYS do
+for i = 4, 6 do
   if KEYS[i] ~= '' then out[#out + 1] = redis.call('GET', KEYS[i]) else out[#out + 1] = false end
 end
+local seen = 0
+if KEYS[7] ~= '' and out[2] and string.find(out[2], ARGV[7], 1, true) then
+  if redis.call('SET', KEYS[8], '1', 'NX', 'EX', ARGV[9]) then
+    redis.call('HSET', KEYS[7], ARGV[6], ARGV[8])
+    redis.call('EXPIRE', KEYS[4], ARGV[10])
+    seen = 1
+    if redis.call('SET', KEYS[9], '1', 'NX', 'EX', ARGV[11]) then seen = 2 end
+  else
+    seen = 3
+  end
+end
+out[#out + 1] = seen
 return out
 """
+# A check-in's Last Connected Time, queued by the gate itself (KEYS 7-9: the queue, the device's marker,
+# the flush lock; ARGV 6-11: the device id, the digest of the presented secret, "<time> <uptime>", the
+# write interval, the entry's lifetime, the flush interval) when the digest is the one in the device's
+# entry. The entry is the pickled ``devicecache.Entry``, which holds the digest's 32 bytes as they are: a
+# keyed SHA-256 of another secret cannot be found in it, and an entry written otherwise only finds
+# nothing (the check-in then queues its time itself, ``devicecache.note_seen``). The last element of the
+# answer: 1 queued now, 2 queued now and the flush is due, 3 queued less than the write interval ago
+# (the marker), 0 not looked at.
+SEEN_QUEUED, SEEN_FLUSH_DUE, SEEN_RECENT = 1, 2, 3
 
 
 @dataclass
@@ -71,12 +92,14 @@ def _bucket_key(scope: str, who: str, window: int, now: int) -> str:
     return f"rl:{scope}:{who}:{now // window}"  # as entryway.core.ratelimit.hit names it
 
 
-def run_gate(meta: dict, path: str, mac: str | None, store=None) -> tuple[list, str | None]:
+def run_gate(meta: dict, path: str, mac: str | None, store=None, seen: tuple | None = None) -> tuple[list, str | None]:
     """Run the gate's script for a device request: (the script's answer, the extra key read).
 
     ``meta`` is the WSGI environ (``request.META``); ``mac`` the normalised MAC of the credentials,
     for the routes that read the device's entries (None for the others); ``store`` the default
-    cache when the caller has it at hand.
+    cache when the caller has it at hand. ``seen``, for a check-in: (device id, digest of the
+    presented secret, uptime or None), to queue the device's Last Connected Time in the same round
+    trip when its entry proves the secret (the answer's last element says what happened).
     """
     now = int(time.time())
     ip = meta.get("REMOTE_ADDR") or "unknown"  # as entryway.core.ratelimit.client_ip
@@ -95,8 +118,16 @@ def run_gate(meta: dict, path: str, mac: str | None, store=None) -> tuple[list, 
         devicecache.generation_key(mac) if mac else "",
         extra_key or "",
     ]
-    answer = (store or cache).run_script(_SCRIPT, keys, [failure_limit, device_limit, DEVICE_WINDOW + 1,
-                                                         settings.AUTOP_RATE_LIMIT, AUTOP_WINDOW + 1])
+    args = [failure_limit, device_limit, DEVICE_WINDOW + 1, settings.AUTOP_RATE_LIMIT, AUTOP_WINDOW + 1]
+    interval = settings.DEVICE_LAST_SEEN_WRITE_INTERVAL
+    if seen is not None and mac and interval >= 1:
+        device_id, digest, uptime = seen
+        keys += [devicecache.SEEN_KEY, devicecache.seen_marker_key(mac), devicecache.SEEN_FLUSH_LOCK]
+        args += [device_id, digest, f"{time.time():.6f} {'' if uptime is None else int(uptime)}", int(interval),
+                 devicecache.ENTRY_TTL, max(1, int(settings.LAST_SEEN_FLUSH_INTERVAL))]
+    else:
+        keys += ["", "", ""]
+    answer = (store or cache).run_script(_SCRIPT, keys, args)
     return answer, extra_key
 
 

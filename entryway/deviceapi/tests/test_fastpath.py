@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.db import connection
@@ -214,6 +215,99 @@ def test_the_per_address_autop_limit_holds_on_the_fast_path(app, device, setting
     assert statuses == [200, 200, 200, 429]
 
 
+def _due(device, redis_cache, seconds=45):
+    """The device's Last Connected Time ``seconds`` old in the database and its entry, nothing queued since."""
+    import datetime
+
+    from django.utils import timezone
+
+    from entryway.deviceapi import devicecache
+
+    old = timezone.now() - datetime.timedelta(seconds=seconds)
+    IntercomDevice.objects.filter(pk=device.pk).update(last_seen_at=old)
+    entry = devicecache.lookup(device.mac)[0]
+    redis_cache.set(devicecache.entry_key(device.mac), entry._replace(last_seen=old.timestamp()), 60)
+    redis_cache.delete_many([devicecache.seen_marker_key(device.mac), devicecache.SEEN_KEY])
+    return old
+
+
+def _scripts(monkeypatch):
+    """The Lua scripts run on the cache (one round trip each), by their first line."""
+    from entryway.core.cache import RedisCacheClient
+
+    ran = []
+    original = RedisCacheClient.run_script
+
+    def spy(self, source, keys, args):
+        ran.append(source.strip().splitlines()[0])
+        return original(self, source, keys, args)
+
+    monkeypatch.setattr(RedisCacheClient, "run_script", spy)
+    return ran
+
+
+def _queued(redis_cache) -> dict:
+    from entryway.deviceapi import devicecache
+
+    raw = redis_cache._cache.get_client(write=True).hgetall(redis_cache.make_key(devicecache.SEEN_KEY))
+    return {int(k): v.decode() for k, v in raw.items()}
+
+
+def test_a_due_checkin_queues_its_time_in_the_gates_one_round_trip(app, device, redis_cache, monkeypatch):
+    from entryway.deviceapi import devicecache, gate
+
+    fast = _served_fast(monkeypatch)
+    _checkin(app, device)  # first contact: the database path
+    _checkin(app, device)  # this process knows the device's id from now on
+    _due(device, redis_cache)
+    scripts = _scripts(monkeypatch)
+    before = time.time()
+    with CaptureQueriesContext(connection) as queries:
+        answer = _checkin(app, device, body={**REPORT, "uptime": 7321})
+    assert answer["status"] == 200 and fast[-1] is True and json.loads(answer["body"])["actions"] == []
+    assert len(queries) == 0
+    assert scripts == [gate._SCRIPT.strip().splitlines()[0]]  # the gate's script only: no second round trip
+    stamp, uptime = _queued(redis_cache)[device.pk].split(" ")
+    assert float(stamp) >= before and uptime == "7321"
+    assert redis_cache.get(devicecache.seen_marker_key(device.mac)) is not None
+    # The entry lives on (its lifetime renewed, as note_seen renews it).
+    ttl = redis_cache._cache.get_client(write=True).ttl(redis_cache.make_key(devicecache.entry_key(device.mac)))
+    assert ttl > 60
+
+    # Within the write interval the next check-ins queue nothing more, in the same one round trip.
+    redis_cache.delete(devicecache.SEEN_KEY)
+    assert _checkin(app, device)["status"] == 200 and fast[-1] is True
+    assert _queued(redis_cache) == {} and len(scripts) == 2
+    # Once it has passed, the flush is due too: that check-in has the queue written.
+    redis_cache.delete_many([devicecache.seen_marker_key(device.mac), devicecache.SEEN_FLUSH_LOCK])
+    later = time.time()
+    assert _checkin(app, device)["status"] == 200 and fast[-1] is True
+    assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= later
+
+
+def test_a_wrong_secret_queues_no_time(app, device, redis_cache, monkeypatch):
+    from entryway.deviceapi import devicecache
+
+    _checkin(app, device)
+    _checkin(app, device)
+    old = _due(device, redis_cache)
+    assert _checkin(app, device, secret="not-the-secret-of-this-device")["status"] == 401
+    assert _queued(redis_cache) == {}
+    assert redis_cache.get(devicecache.seen_marker_key(device.mac)) is None
+    assert IntercomDevice.objects.get(pk=device.pk).last_seen_at == old
+    # The device itself, right after: queued as usual.
+    assert _checkin(app, device)["status"] == 200
+    assert device.pk in _queued(redis_cache)
+
+
+def test_a_report_the_view_refuses_queues_no_time(app, device, redis_cache, monkeypatch):
+    _checkin(app, device)
+    _checkin(app, device)
+    _due(device, redis_cache)
+    assert _checkin(app, device, body={**REPORT, "uptime": -5})["status"] == 400
+    assert _queued(redis_cache) == {}
+
+
 def test_a_due_last_connected_time_is_queued_and_flushed_by_the_fast_path(app, device, redis_cache, monkeypatch):
     import datetime
     import time
@@ -229,7 +323,8 @@ def test_a_due_last_connected_time_is_queued_and_flushed_by_the_fast_path(app, d
     IntercomDevice.objects.filter(pk=device.pk).update(last_seen_at=old)
     entry = devicecache.lookup(device.mac)[0]
     redis_cache.set(devicecache.entry_key(device.mac), entry._replace(last_seen=old.timestamp()), devicecache.ENTRY_TTL)
-    redis_cache.delete(devicecache.SEEN_FLUSH_LOCK)  # the interval since the last flush has passed
+    # 45 s on: the time the second check-in queued (its marker) and the last flush are past their intervals.
+    redis_cache.delete_many([devicecache.seen_marker_key(device.mac), devicecache.SEEN_FLUSH_LOCK])
     before = time.time()
     assert _checkin(app, device)["status"] == 200 and seen[-1] is True
     assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= before

@@ -23,6 +23,7 @@ def _age(device, seconds):
     IntercomDevice.objects.filter(pk=device.pk).update(last_seen_at=seen)
     entry, _generation, _version = devicecache.lookup(device.mac)
     cache.set(devicecache.entry_key(device.mac), entry._replace(last_seen=seen.timestamp()), devicecache.ENTRY_TTL)
+    cache.delete(devicecache.seen_marker_key(device.mac))  # a time queued that long ago no longer counts
     return seen
 
 
