@@ -295,6 +295,22 @@ def note_seen(mac: str, entry: Entry, uptime: int | None, now: float | None = No
     return True
 
 
+_DROP_SEEN = "return redis.call('HDEL', KEYS[1], ARGV[1])"
+
+
+def seen_moved(mac: str, stale_id: int, entry: Entry, uptime: int | None) -> None:
+    """The gate queued the check-in's time under ``stale_id``, the id this process knew for the MAC, but the
+    entry names another device (the MAC was given to it since): the time goes to the entry's device.
+
+    The stale id's queued time goes too; if it was that device's own, its next due check-in queues it again.
+    """
+    run_script = getattr(cache, "run_script", None)
+    if run_script is None:
+        return
+    run_script(_DROP_SEEN, [SEEN_KEY], [stale_id])
+    note_seen(mac, entry, uptime)
+
+
 def flush_now(flush: Callable[[], object] | None = None) -> None:
     """Have the queued times written (``flush``, by default ``flush_later``): this check-in took the flush lock."""
     try:

@@ -272,6 +272,8 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         if extra_key == version_key(entry.id):
             version = decode(answer[3]) if answer[3] is not None else None
         else:  # the first time this process sees the device: its version in a second round trip
+            if seen in (gate.SEEN_QUEUED, gate.SEEN_FLUSH_DUE):  # under an id the MAC no longer names
+                devicecache.seen_moved(mac, devicecache.known_id(mac), entry, report.get("uptime"))
             devicecache.remember_id(mac, entry.id)
             version = store.get(version_key(entry.id))
         if version is not None and devicecache.idle(entry, generation, report, mac, seen=seen != 0):

@@ -285,6 +285,21 @@ def test_a_due_checkin_queues_its_time_in_the_gates_one_round_trip(app, device, 
     assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= later
 
 
+def test_a_time_queued_under_an_id_the_mac_no_longer_names_goes_to_the_device(app, device, redis_cache):
+    # The process knew the MAC as another device's (the MAC was given to this one since): the gate queued
+    # the time under that id; the check-in moves it to the device its entry names.
+    from entryway.deviceapi import devicecache
+
+    _checkin(app, device)
+    _checkin(app, device)
+    _due(device, redis_cache)
+    devicecache.remember_id(device.mac, device.pk + 1000)
+    assert _checkin(app, device, body={**REPORT, "uptime": 99})["status"] == 200
+    queued = _queued(redis_cache)
+    assert device.pk + 1000 not in queued and queued[device.pk].endswith(" 99")
+    assert devicecache.known_id(device.mac) == device.pk
+
+
 def test_a_wrong_secret_queues_no_time(app, device, redis_cache, monkeypatch):
     from entryway.deviceapi import devicecache
 
