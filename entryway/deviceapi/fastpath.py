@@ -191,8 +191,9 @@ def _in_request(work, what: str):
 
 
 def _posted(environ, path: str, seen_for=None):
-    """(start, body, credentials, MAC, the gate's answer with its extra key, the JSON body, the cache) of a
-    device's POST, or None when the view is to serve it (the body put back, the gate's answer handed on).
+    """(start, body, credentials, MAC, the gate's answer with its extra key, the JSON body, the cache, what the
+    gate was given to queue a Last Connected Time) of a device's POST, or None when the view is to serve it
+    (the body put back, the gate's answer handed on).
 
     ``seen_for(MAC, credentials, JSON body)``: what the gate needs to queue the device's Last Connected
     Time (``gate.run_gate``'s ``seen``), or None."""
@@ -223,7 +224,7 @@ def _posted(environ, path: str, seen_for=None):
     if answer[0] != 0 or not isinstance(data, dict):
         _hand_on(environ, body, ran)
         return None
-    return start, body, credentials, mac, ran, data, store
+    return start, body, credentials, mac, ran, data, store, seen
 
 
 def _known_entry(store, answer: list, credentials: tuple[str, str], digest: bytes | None = None):
@@ -258,7 +259,7 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
     posted = _posted(environ, gate.CHECKIN_PATH, _seen_for_checkin)
     if posted is None:
         return None
-    start, body, credentials, mac, ran, data, store = posted
+    start, body, credentials, mac, ran, data, store, gave = posted
     (answer, extra_key), decode = ran, store.decode
     seen = answer[4] if len(answer) > 4 else 0
     if seen == gate.SEEN_FLUSH_DUE:
@@ -267,13 +268,14 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
     if errors:
         _hand_on(environ, body, ran)
         return None
-    entry, generation = _known_entry(store, answer, credentials), decode(answer[2])
+    entry = _known_entry(store, answer, credentials, gave[1] if gave is not None else None)
+    generation = decode(answer[2])
     if entry is not None:
         if extra_key == version_key(entry.id):
             version = decode(answer[3]) if answer[3] is not None else None
         else:  # the first time this process sees the device: its version in a second round trip
             if seen in (gate.SEEN_QUEUED, gate.SEEN_FLUSH_DUE):  # under an id the MAC no longer names
-                devicecache.seen_moved(mac, devicecache.known_id(mac), entry, report.get("uptime"))
+                devicecache.seen_moved(mac, gave[0], entry, report.get("uptime"))
             devicecache.remember_id(mac, entry.id)
             version = store.get(version_key(entry.id))
         if version is not None and devicecache.idle(entry, generation, report, mac, seen=seen != 0):
@@ -359,7 +361,7 @@ def action_result(environ, path: str, action_id: int) -> tuple[str, list[tuple[s
     posted = None if action_id > MAX_ID else _posted(environ, path)
     if posted is None:
         return None
-    start, body, credentials, _mac, ran, data, store = posted
+    start, body, credentials, _mac, ran, data, store, _gave = posted
     entry = _known_entry(store, ran[0], credentials)
     status, stage, detail, errors = parse_result(data)
     if entry is None or errors:
