@@ -303,11 +303,9 @@ def seen_moved(mac: str, stale_id: int, entry: Entry, uptime: int | None) -> Non
     entry names another device (the MAC was given to it since): the time goes to the entry's device.
 
     The stale id's queued time goes too; if it was that device's own, its next due check-in queues it again.
+    Only the gate queues under a stale id, so the cache runs scripts.
     """
-    run_script = getattr(cache, "run_script", None)
-    if run_script is None:
-        return
-    run_script(_DROP_SEEN, [SEEN_KEY], [stale_id])
+    cache.run_script(_DROP_SEEN, [SEEN_KEY], [stale_id])
     note_seen(mac, entry, uptime)
 
 

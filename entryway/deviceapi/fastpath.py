@@ -190,13 +190,13 @@ def _in_request(work, what: str):
         request_finished.send(sender=__name__)
 
 
-def _posted(environ, path: str, seen_for=None):
-    """(start, body, credentials, MAC, the gate's answer with its extra key, the JSON body, the cache, what the
-    gate was given to queue a Last Connected Time) of a device's POST, or None when the view is to serve it
-    (the body put back, the gate's answer handed on).
+def _posted(environ, path: str, prepare=None):
+    """(start, body, credentials, MAC, the gate's answer with its extra key, the JSON body, the cache, what
+    ``prepare`` made) of a device's POST, or None when the view is to serve it (the body put back, the gate's
+    answer handed on).
 
-    ``seen_for(MAC, credentials, JSON body)``: what the gate needs to queue the device's Last Connected
-    Time (``gate.run_gate``'s ``seen``), or None."""
+    ``prepare(MAC, credentials, JSON body)``, run before the gate: (what the gate needs to queue the
+    device's Last Connected Time, ``gate.run_gate``'s ``seen``, or None; anything the caller wants back)."""
     store = caches["default"]
     if (environ.get("REQUEST_METHOD") != "POST" or getattr(store, "run_script", None) is None
             or _redirected(environ, path)):
@@ -218,13 +218,13 @@ def _posted(environ, path: str, seen_for=None):
         data = json.loads(body) if body.strip() else {}
     except (UnicodeDecodeError, ValueError):
         data = None
-    seen = seen_for(mac, credentials, data) if seen_for is not None and isinstance(data, dict) else None
+    seen, prepared = prepare(mac, credentials, data) if prepare is not None and isinstance(data, dict) else (None, None)
     ran = gate.run_gate(environ, path, mac, store, seen=seen)
     answer = ran[0]
     if answer[0] != 0 or not isinstance(data, dict):
         _hand_on(environ, body, ran)
         return None
-    return start, body, credentials, mac, ran, data, store, seen
+    return start, body, credentials, mac, ran, data, store, prepared
 
 
 def _known_entry(store, answer: list, credentials: tuple[str, str], digest: bytes | None = None):
@@ -237,16 +237,15 @@ def _known_entry(store, answer: list, credentials: tuple[str, str], digest: byte
     return None  # none, a new secret or a wrong one: the database decides
 
 
-def _seen_for_checkin(mac: str, credentials: tuple[str, str], data: dict):
-    """(device id, digest of the secret, uptime) for the gate to queue the check-in's Last Connected Time;
-    None when this process does not know the device's id or the report's uptime would be refused."""
+def _prepare_checkin(mac: str, credentials: tuple[str, str], data: dict):
+    """The report parsed, and what the gate needs to queue the check-in's Last Connected Time: (device id,
+    digest of the secret, uptime), or None when this process does not know the device's id or the view
+    refuses the report (400; nothing is recorded). Returns (that, (that, report, errors))."""
+    report, errors = parse_checkin(data)
     device_id = devicecache.known_id(mac)
-    if device_id is None:
-        return None
-    uptime = data.get("uptime")
-    if uptime is not None and (isinstance(uptime, bool) or not isinstance(uptime, int) or not 0 <= uptime < 2**53):
-        return None  # the view answers 400 (parse_checkin); nothing is recorded
-    return device_id, devicecache.secret_digest(credentials[1]), uptime
+    seen = (None if errors or device_id is None
+            else (device_id, devicecache.secret_digest(credentials[1]), report.get("uptime")))
+    return seen, (seen, report, errors)
 
 
 def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
@@ -256,15 +255,14 @@ def checkin(environ) -> tuple[str, list[tuple[str, str]], bytes] | None:
     check-in (an action waiting, a changed report, a device not in the cache) takes the view's database
     path (``device_checkin``) here; credentials the database refuses go on to the view (401).
     """
-    posted = _posted(environ, gate.CHECKIN_PATH, _seen_for_checkin)
+    posted = _posted(environ, gate.CHECKIN_PATH, _prepare_checkin)
     if posted is None:
         return None
-    start, body, credentials, mac, ran, data, store, gave = posted
+    start, body, credentials, mac, ran, _data, store, (gave, report, errors) = posted
     (answer, extra_key), decode = ran, store.decode
     seen = answer[4] if len(answer) > 4 else 0
     if seen == gate.SEEN_FLUSH_DUE:
         devicecache.flush_now()
-    report, errors = parse_checkin(data)
     if errors:
         _hand_on(environ, body, ran)
         return None

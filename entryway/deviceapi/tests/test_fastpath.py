@@ -315,11 +315,12 @@ def test_a_wrong_secret_queues_no_time(app, device, redis_cache, monkeypatch):
     assert device.pk in _queued(redis_cache)
 
 
-def test_a_report_the_view_refuses_queues_no_time(app, device, redis_cache, monkeypatch):
+@pytest.mark.parametrize("bad", [{"uptime": -5}, {"model": "R" * 33}, {"ip": "not an address"}])
+def test_a_report_the_view_refuses_queues_no_time(app, device, redis_cache, bad):
     _checkin(app, device)
     _checkin(app, device)
     _due(device, redis_cache)
-    assert _checkin(app, device, body={**REPORT, "uptime": -5})["status"] == 400
+    assert _checkin(app, device, body={**REPORT, **bad})["status"] == 400
     assert _queued(redis_cache) == {}
 
 
