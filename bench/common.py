@@ -209,15 +209,21 @@ def _descendants(pid: int) -> list[int]:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _stat(pid) -> tuple[str, list[str]] | None:
+    """(command name, the fields after it) of /proc/<pid>/stat; None when the process is not there."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+
+
 def process_cpu(pid: int | None) -> float:
     """One process's CPU seconds so far (user + system); 0.0 when it is not on this machine."""
-    if pid is None:
+    stat = _stat(pid) if pid is not None else None
+    if stat is None:
         return 0.0
-    try:
-        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return (int(stat[1][11]) + int(stat[1][12])) / _CLOCK_TICKS
 
 
 def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float]]:
@@ -233,11 +239,10 @@ def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            stat = pathlib.Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
+        stat = _stat(entry)
+        if stat is None:
             continue
-        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        name, fields = stat
         pid = int(entry)
         if pid in workers:
             group = "web workers"
