@@ -11,12 +11,16 @@ firmware file, and prints:
 2. with the fleet simulator (``entryway.sim``) polling a granian server every 60 s: the fleet boots and
    runs first (every device provisioned and checked in once), then the strategy starts, and the time from
    the start until all 10,000 simulated devices have reported a final state (target: 2 poll intervals);
-   with ``BENCH_ROLLOUT_MQTT=mqtt://...`` the devices also listen for the platform's push (target 30 s);
+   with ``BENCH_ROLLOUT_MQTT=1`` (a Mosquitto of its own, with the deployment's limits) or ``=mqtt://...`` the
+   devices also listen for the platform's push and publish their results on their status topic, which the
+   report consumer (``manage.py mqtt_reports``) records (target 30 s; ``BENCH_ROLLOUT_MQTT_RESULTS=0``: results
+   by HTTP); ``bench_rollout_mqtt`` runs it so;
    with ``BENCH_ROLLOUT_COLD=1`` the strategy starts first and the whole fleet boots at once, timed from
    the boot (each device's first request is then an AutoP fetch with nothing cached).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -32,9 +36,12 @@ FIRMWARE_SIZE = 16 * 1024
 # Concurrent HTTP connections of the simulated fleet: enough to keep 2 workers busy without
 # exhausting PostgreSQL's connection slots (each server thread holds one).
 FLEET_CONNECTIONS = int(os.environ.get("BENCH_ROLLOUT_CONNECTIONS", "32"))
-# With MQTT push (BENCH_ROLLOUT_MQTT=mqtt://127.0.0.1:1883): the platform publishes a wake-up to each
-# device as its action is created, and the simulated devices listen (target: all final within 30 s).
+# With MQTT push (BENCH_ROLLOUT_MQTT=1 for a broker of the benchmark's own, or a broker's URL): the platform
+# publishes a wake-up to each device as its action is created, and the simulated devices listen (target: all
+# final within 30 s). With MQTT results (the default then), the devices publish their results on their status
+# topic and the report consumer records them in batches, instead of one HTTP request each.
 MQTT_URL = os.environ.get("BENCH_ROLLOUT_MQTT", "")
+MQTT_RESULTS = bool(MQTT_URL) and os.environ.get("BENCH_ROLLOUT_MQTT_RESULTS", "1") not in ("", "0")
 # How long the benchmark waits for the whole fleet to report (seconds): 3 poll intervals + 120 s unless set,
 # longer to measure a fleet that needs longer.
 TIMEOUT = int(os.environ.get("BENCH_ROLLOUT_TIMEOUT") or 0) or POLL_INTERVAL * 3 + 120
@@ -55,7 +62,7 @@ def _setup_django() -> tuple[str, str, int]:
     # address, so it is lifted here; the rate-limit counters live in Redis as in production.
     env = common.server_env(url, var_dir, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
                             ALLOWED_HOSTS="127.0.0.1,localhost,testserver", DEVICE_POLL_INTERVAL=POLL_INTERVAL,
-                            AUTOP_RATE_LIMIT=10**9, MQTT_URL=MQTT_URL,
+                            AUTOP_RATE_LIMIT=10**9, MQTT_URL=MQTT_URL, MQTT_RESULTS=str(MQTT_RESULTS).lower(),
                             CACHE_URL=os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/5"))
     os.environ.update(env)
     sys.path.insert(0, str(common.ROOT))
@@ -183,7 +190,11 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
     specs = [DeviceSpec(mac=mac, secret=secret) for mac, secret in secrets_by_mac.items()]
     env = dict(os.environ)
     mqtt = bool(MQTT_URL)
-    with common.Server(env, workers=2, port=port, role="devices") as server, common.Consumer(env):
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(common.Server(env, workers=2, port=port, role="devices"))
+        stack.enter_context(common.Consumer(env))
+        if MQTT_RESULTS:
+            stack.enter_context(common.Reports(env))
         # Polling devices spread over one interval, as a running fleet's are.
         fleet = Fleet(server.url, specs, poll_interval=POLL_INTERVAL, reboot_seconds=1.0, install_seconds=0.5,
                       ramp=min(POLL_INTERVAL, 30) if mqtt else POLL_INTERVAL, connection_limit=FLEET_CONNECTIONS,
@@ -213,6 +224,13 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
             # devices whose final result the platform has, so that the check walks no device's results.
             upgrades = fleet.finished["upgrade"]
             runner.wait_until(lambda f: len(upgrades) >= len(specs), timeout=TIMEOUT - 60, interval=0.2)
+            delivered = time.time() - start_wall
+            # A result published over MQTT is the device's once the broker has it; it counts when the report
+            # consumer has recorded it: the platform's own count of final actions says when all are.
+            strategy = UpdateStrategy.objects.get(pk=strategy_id)
+            deadline = time.monotonic() + max(0.0, TIMEOUT - 60 - delivered)
+            while services.strategy_counts(strategy)["final"] < len(specs) and time.monotonic() < deadline:
+                time.sleep(0.2)
             reported = time.time() - start_wall
             cpu = time.process_time() - cpu
             machine_cpu = common.cpu_line(machine_cpu, common.cpu_by_process(server), reported, len(specs), "upgrade")
@@ -223,12 +241,13 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
             recorded_at = sorted(r.delivered_at - start_wall for r in upgrades.values())
             push_at = sorted(d.last_push_at - start_wall for d in fleet.devices.values()
                              if d.last_push_at is not None and d.last_push_at >= start_wall)
-            counters = {k: fleet.counters[k] - before.get(k, 0) for k in ("requests", "checkins", "errors", "pushes")}
+            counters = {k: fleet.counters[k] - before.get(k, 0)
+                        for k in ("requests", "checkins", "errors", "pushes", "mqtt_results")}
     strategy = UpdateStrategy.objects.get(pk=strategy_id)
     return {"seconds": reported, "started": started, "finished": sum(finals), "devices": len(finals),
             "counters": counters, "status": strategy.status, "counts": services.strategy_counts(strategy),
             "simulator_cpu_seconds": cpu, "machine_cpu": machine_cpu, "final_at": final_at, "push_at": push_at,
-            "recorded_at": recorded_at}
+            "recorded_at": recorded_at, "delivered": delivered}
 
 
 def _spread(times: list[float]) -> str:
@@ -268,6 +287,17 @@ def timezone_now():
 
 
 def main() -> None:
+    global MQTT_URL
+    with contextlib.ExitStack() as stack:
+        if MQTT_URL and "://" not in MQTT_URL:
+            broker = stack.enter_context(common.Broker())
+            MQTT_URL = broker.url
+            print(f"broker: mosquitto on {broker.url} ({', '.join(f'{k} {v}' for k, v in broker.deployed_limits().items())})",
+                  flush=True)
+        _main()
+
+
+def _main() -> None:
     url, var_dir, port = _setup_django()
     print(f"machine: {common.machine()}; database: {url.rsplit('@', 1)[-1]}; devices: {N_DEVICES}", flush=True)
     t = time.perf_counter()
@@ -286,13 +316,17 @@ def main() -> None:
         fleet = _run_running_fleet(strategy_id, port, secrets_by_mac)
         counts, c = fleet["counts"], fleet["counters"]
         verdict = "all" if fleet["finished"] == fleet["devices"] else f"only {fleet['finished']} of"
-        how, target = ("MQTT push", "30 s") if MQTT_URL else (f"polling every {POLL_INTERVAL} s", f"{2 * POLL_INTERVAL} s")
+        how, target = (f"MQTT push, results {'over MQTT' if MQTT_RESULTS else 'by HTTP'}", "30 s") if MQTT_URL else (f"polling every {POLL_INTERVAL} s", f"{2 * POLL_INTERVAL} s")
         print(f"strategy start ({len(device_ids)} upgrade actions in bulk{', MQTT push after commit' if MQTT_URL else ''}): "
               f"{fleet['started']:.3f} s")
         print(f"fleet ({how}): {verdict} {fleet['devices']} simulated devices reported a final state "
               f"{fleet['seconds']:.1f} s after the start (target <= {target}; {c['pushes']} pushes received, "
               f"{c['requests']} requests ({c['requests'] / max(1, fleet['devices']):.1f} per device), "
+              f"{c['mqtt_results']} results published, "
               f"{c['checkins']} check-ins, {c['errors']} errors; simulator CPU {fleet['simulator_cpu_seconds']:.1f} s)")
+        if MQTT_RESULTS:
+            print(f"devices had the broker's acknowledgement of every final result {fleet['delivered']:.1f} s after "
+                  f"the start; the platform had recorded them all {fleet['seconds']:.1f} s after it")
         print(f"platform: strategy {fleet['status']}; succeeded {counts['succeeded']}, failed {counts['failed']}, "
               f"still open {counts['total'] - counts['final']}")
         if MQTT_URL:

@@ -165,22 +165,90 @@ class Server:
         return pids
 
 
-class Consumer:
-    """A Huey consumer (``manage.py run_huey``) on the same settings as the server: the background work a
-    production deployment runs beside the web workers (the batched Last Connected Times, among others)."""
+class Background:
+    """A platform process that runs beside the web workers on the same settings (``manage.py <args>``),
+    started on entry and stopped on exit; its output goes to a log file."""
 
-    def __init__(self, env: dict, workers: int = 2):
-        self.env, self.workers, self.proc = env, workers, None
-        self.log = tempfile.NamedTemporaryFile(prefix="entryway-bench-huey-", suffix=".log", delete=False)
+    name = "background"
+
+    def __init__(self, env: dict, *args: str):
+        self.env, self.args, self.proc = env, args, None
+        self.log = tempfile.NamedTemporaryFile(prefix=f"entryway-bench-{self.name}-", suffix=".log", delete=False)
 
     def __enter__(self):
-        self.proc = subprocess.Popen(
-            [PYTHON, str(ROOT / "manage.py"), "run_huey", "--workers", str(self.workers), "--flush-locks"],
-            env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen([PYTHON, str(ROOT / "manage.py"), *self.args], env=self.env, cwd=ROOT,
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
     def __exit__(self, *exc):
         _stop(self.proc)
+
+    def output(self) -> str:
+        return pathlib.Path(self.log.name).read_text(errors="replace")
+
+
+class Consumer(Background):
+    """A Huey consumer (``manage.py run_huey``) on the same settings as the server: the background work a
+    production deployment runs beside the web workers (the batched Last Connected Times, among others)."""
+
+    name = "huey"
+
+    def __init__(self, env: dict, workers: int = 2):
+        super().__init__(env, "run_huey", "--workers", str(workers), "--flush-locks")
+
+
+class Reports(Background):
+    """The MQTT report consumer (``manage.py mqtt_reports``): records the results devices publish."""
+
+    name = "reports"
+
+    def __init__(self, env: dict):
+        super().__init__(env, "mqtt_reports")
+
+
+class Broker:
+    """A Mosquitto of the benchmark's own on a free port of 127.0.0.1 (anonymous, no persistence), with the
+    queue and in-flight limits of the project's deployment (deploy/mosquitto/mosquitto.conf): the figures
+    measure the broker as it is deployed, not as a distribution's defaults leave it."""
+
+    LIMITS = ("max_queued_messages", "max_inflight_messages")
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.dir = tempfile.mkdtemp(prefix="entryway-bench-mosquitto-")
+        self.proc = None
+
+    @classmethod
+    def deployed_limits(cls) -> dict[str, str]:
+        found = {}
+        for line in (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text().splitlines():
+            words = line.split()
+            if len(words) == 2 and words[0] in cls.LIMITS:
+                found[words[0]] = words[1]
+        return found
+
+    def __enter__(self):
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        conf = pathlib.Path(self.dir) / "mosquitto.conf"
+        limits = "".join(f"{key} {value}\n" for key, value in self.deployed_limits().items())
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n{limits}")
+        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("mosquitto did not start: " + self.proc.stderr.read().decode(errors="replace"))
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not listen within 10 s")
+
+    def __exit__(self, *exc):
+        _stop(self.proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _stop(proc) -> None:

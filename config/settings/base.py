@@ -291,6 +291,9 @@ MQTT_DEVICE_URL = env.str("MQTT_DEVICE_URL", "")
 # Per-device broker credentials through Mosquitto's dynamic-security plugin (MQTT_URL's user is a dynsec admin).
 MQTT_DYNSEC = env.bool("MQTT_DYNSEC", False)
 MQTT_TIMEOUT = float(env.str("MQTT_TIMEOUT", "3"))
+# Devices publish their action results on entryway/device/<MAC>/status (the AutoP file says so), recorded in
+# batches by `manage.py mqtt_reports`; run that consumer before turning this on (docs/device-protocol.md, 5).
+MQTT_RESULTS = env.bool("MQTT_RESULTS", False)
 # A device's Last Connected Time is written at most this often (seconds); check-ins in between only read.
 DEVICE_LAST_SEEN_WRITE_INTERVAL = env.int("DEVICE_LAST_SEEN_WRITE_INTERVAL", 30)
 # With a Redis cache, idle check-ins queue their Last Connected Time and one of them writes the queue

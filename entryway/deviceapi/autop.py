@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from entryway.deviceapi.choices import ActionKind, ActionStatus
+from entryway.deviceapi.mqtt import command_topic, status_topic
 from entryway.devices.choices import DeviceType
 
 # Config.<Module>.<Section>.<Key> = value, or Akuvox's two-part Config.<Module>.<Key> = value
@@ -100,10 +101,6 @@ def mqtt_device_url() -> str:
     scheme = parts.scheme or "mqtt"
     port = parts.port or (8883 if scheme == "mqtts" else 1883)
     return f"{scheme}://{parts.hostname}:{port}"
-
-
-def command_topic(mac: str) -> str:
-    return f"entryway/device/{mac}/cmd"
 
 
 def render_autop(device) -> str:
@@ -189,6 +186,8 @@ def file_base(device, *, sip_account=_LOOK_UP) -> tuple[str, str]:
         put("Entryway.MQTT.Username", device.mac)
         put("Entryway.MQTT.Password", device.mqtt_password)
         put("Entryway.MQTT.Topic", command_topic(device.mac))
+        if settings.MQTT_RESULTS:
+            put("Entryway.MQTT.ResultTopic", status_topic(device.mac))
 
     regular = autop_lines(device.autop_commands)
     tail = ["", "# Regular AutoP commands", *[_clean(line) for line in regular]] if regular else []

@@ -50,6 +50,15 @@ def command_topic(mac: str) -> str:
     return f"entryway/device/{mac}/cmd"
 
 
+def status_topic(mac: str) -> str:
+    """Where the device may publish: its action results (``entryway.deviceapi.reports``)."""
+    return f"entryway/device/{mac}/status"
+
+
+# Every device's status topic: what the platform's report consumer subscribes to.
+STATUS_TOPICS = "entryway/device/+/status"
+
+
 def device_role(mac: str) -> str:
     return f"device-{mac}"
 
@@ -204,7 +213,7 @@ def _device_acls(mac: str) -> list[dict]:
     return [
         {"acltype": "subscribePattern", "topic": own, "allow": True},
         {"acltype": "publishClientReceive", "topic": own, "allow": True},
-        {"acltype": "publishClientSend", "topic": f"entryway/device/{mac}/status", "allow": True},
+        {"acltype": "publishClientSend", "topic": status_topic(mac), "allow": True},
     ]
 
 
@@ -212,14 +221,17 @@ PLATFORM_ROLE = "entryway-platform"
 
 
 def platform_setup_commands(username: str | None) -> list[dict]:
-    """The platform's own client may publish on every device's command topic. Repeating it is harmless
-    (the broker answers "already exists" for what is there)."""
+    """The platform's own client may publish on every device's command topic and read every device's status
+    topic (the results devices publish there). Repeating it is harmless (the broker answers "already exists"
+    for what is there)."""
     if not username:
         return []
     return [
         {"command": "createRole", "rolename": PLATFORM_ROLE, "textname": "entryway platform (device push)"},
         {"command": "addRoleACL", "rolename": PLATFORM_ROLE, "acltype": "publishClientSend",
          "topic": "entryway/device/+/cmd", "allow": True},
+        {"command": "addRoleACL", "rolename": PLATFORM_ROLE, "acltype": "subscribePattern",
+         "topic": STATUS_TOPICS, "allow": True},
         {"command": "addClientRole", "username": username, "rolename": PLATFORM_ROLE},
     ]
 

@@ -47,6 +47,9 @@ KEY_MQTT_URL = "Config.Entryway.MQTT.Url"
 KEY_MQTT_USER = "Config.Entryway.MQTT.Username"
 KEY_MQTT_PASSWORD = "Config.Entryway.MQTT.Password"
 KEY_MQTT_TOPIC = "Config.Entryway.MQTT.Topic"
+KEY_MQTT_RESULT_TOPIC = "Config.Entryway.MQTT.ResultTopic"
+# How long a result published over MQTT waits for the broker's acknowledgement before it goes by HTTP.
+MQTT_RESULT_TIMEOUT = 10.0
 KEY_FIRMWARE_URL = "Config.Firmware.Url"
 
 # An action handler: ``await handler(device, action)`` carries the action out and reports its result
@@ -315,7 +318,8 @@ class SimDevice:
         return answer
 
     async def report(self, action: dict, status: str, *, stage: str = "", detail: str = "") -> Result:
-        """``POST /device/v1/actions/<id>/result``.
+        """On the status topic when the AutoP file names one and the broker is connected, else
+        ``POST /device/v1/actions/<id>/result``.
 
         A final result that does not get through is tried again a few times, then after each later
         check-in until the platform has it (it never comes back in a check-in once ``proceeding``).
@@ -334,7 +338,7 @@ class SimDevice:
             self.fleet.counters["actions_done" if status == "success" else "actions_failed"] += 1
         attempts = 3 if final else 1
         for attempt in range(attempts):
-            if await self._post_result(action_id, body):
+            if await self._send_result(action_id, body):
                 self._delivered(result)
                 return result
             if attempt + 1 < attempts:
@@ -342,6 +346,17 @@ class SimDevice:
         if final:
             self._unreported[action_id] = (result, body)
         return result
+
+    async def _send_result(self, action_id: int, body: dict) -> bool:
+        """The result to the platform: published on the status topic (delivered once the broker acknowledges
+        it; the platform's report consumer records it), or by HTTP."""
+        topic = self.config.get(KEY_MQTT_RESULT_TOPIC)
+        if topic and self.mqtt is not None and self.mqtt.connected:
+            message = json.dumps({"type": "result", "action": action_id, **body}).encode()
+            if await self.mqtt.publish(topic, message, MQTT_RESULT_TIMEOUT):
+                self.fleet.counters["mqtt_results"] += 1
+                return True
+        return await self._post_result(action_id, body)
 
     async def _post_result(self, action_id: int, body: dict) -> bool:
         try:
@@ -357,11 +372,12 @@ class SimDevice:
     async def flush_results(self) -> None:
         """Send the final results that did not get through before."""
         for action_id, (result, body) in list(self._unreported.items()):
-            if await self._post_result(action_id, body):
+            if await self._send_result(action_id, body):
                 self._delivered(result)
 
     def _delivered(self, result: Result) -> None:
-        """The platform has the result: a final one counts in the fleet's ``finished`` for its kind."""
+        """The platform has the result (its HTTP answer, or its broker's acknowledgement of the published
+        result): a final one counts in the fleet's ``finished`` for its kind."""
         result.delivered, result.delivered_at = True, time.time()
         self._unreported.pop(result.action_id, None)
         if result.status in ("success", "failure"):

@@ -3,7 +3,8 @@
 paho-mqtt 2.x does the protocol; its socket is watched with ``loop.add_reader``/``add_writer``, so
 thousands of devices share one event loop. The device subscribes to its own command topic with QoS 1,
 clean session off and keep-alive 60 s, reconnects with back-off, and calls ``on_message`` for every
-message (the platform's ``{"type": "checkin"}``: check in now).
+message (the platform's ``{"type": "checkin"}``: check in now). ``publish`` sends a QoS 1 message (a device's
+action result on its status topic) and waits for the broker's acknowledgement.
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class MqttListener:
         self._backoff = 1.0
         self._stopping = False
         self._subscribed_event: asyncio.Event | None = None
+        self._acks: dict[int, asyncio.Future] = {}  # packet id -> the publish waiting for its PUBACK
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
                              protocol=paho.MQTTv311)
         client.connect_timeout = connect_timeout
@@ -64,6 +66,7 @@ class MqttListener:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
@@ -88,6 +91,23 @@ class MqttListener:
         except TimeoutError:
             return False
         return self.subscribed
+
+    async def publish(self, topic: str, payload: bytes, timeout: float) -> bool:
+        """Send one QoS 1 message; True once the broker has acknowledged it (it then holds it), False when
+        not connected or no acknowledgement came within ``timeout`` seconds."""
+        if not self.connected or self._loop is None:
+            return False
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return False
+        # The PUBACK is read on this loop, so it cannot have arrived before the future is registered.
+        acked = self._acks[info.mid] = self._loop.create_future()
+        try:
+            return await asyncio.wait_for(acked, timeout)
+        except TimeoutError:
+            return False
+        finally:
+            self._acks.pop(info.mid, None)
 
     def stop(self) -> None:
         """Disconnect and stop reconnecting (a device switched off or rebooting)."""
@@ -150,9 +170,17 @@ class MqttListener:
         self.messages += 1
         self.on_message(message.topic, message.payload)
 
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        acked = self._acks.get(mid)
+        if acked is not None and not acked.done():
+            acked.set_result(not reason_code.is_failure)
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected = False
         self.subscribed = False
+        for acked in self._acks.values():  # not acknowledged on this connection: the sender decides what next
+            if not acked.done():
+                acked.set_result(False)
         if not self._stopping:
             self.last_error = f"disconnected: {reason_code}"
             self._schedule_retry()

@@ -216,3 +216,37 @@ def test_per_device_broker_credentials_from_the_autop_file(add_device, fleet_for
 
     listener = run_sync(snoop())
     assert listener.refused and not listener.subscribed
+
+
+@pytest.mark.mqtt
+def test_results_published_over_mqtt_are_recorded_by_the_report_consumer(
+        add_device, fleet_for, installer, client, settings, dynsec_broker):  # noqa: F811 - the imported fixture
+    """With MQTT_RESULTS, the AutoP file names the device's status topic; the device publishes its results
+    there and the report consumer records them: the portal shows the Reboot confirmed as over HTTP."""
+    from entryway.deviceapi.models import DeviceAction
+    from entryway.deviceapi.reports import CLIENT_ID
+    from entryway.deviceapi.tests.test_mqtt_reports import Running
+
+    settings.MQTT_URL = dynsec_broker
+    settings.MQTT_DYNSEC = True
+    settings.MQTT_RESULTS = True
+    settings.DEVICE_POLL_INTERVAL = 60
+    device = add_device("Front gate")
+    with Running(dynsec_broker, CLIENT_ID) as consumer:
+        runner = fleet_for([device], poll_interval=None, mqtt=True)
+        assert runner.wait_until(lambda f: f.device(device.mac).mqtt is not None
+                                 and f.device(device.mac).mqtt.subscribed, timeout=WAIT)
+        sim = runner.fleet.device(device.mac)
+        assert sim.config["Config.Entryway.MQTT.ResultTopic"] == f"entryway/device/{device.mac}/status"
+
+        client.force_login(installer)
+        client.post(reverse("deviceapi:device_reboot", kwargs={"pk": device.pk}))
+        action = DeviceAction.objects.get(device=device, kind="reboot")
+        assert runner.wait_until(lambda f: f.device(device.mac).final.get(action.pk) == "success", timeout=WAIT)
+        assert wait_for(lambda: DeviceAction.objects.get(pk=action.pk).status == "success")
+        # At least the "rebooting" report went over the broker (the final one follows the restart, over the
+        # broker once the device is connected again, else by HTTP), and the consumer recorded what it got.
+        published = runner.fleet.counters["mqtt_results"]
+        assert published >= 1
+        assert wait_for(lambda: consumer.totals["recorded"] == published)
+        assert consumer.totals["refused"] == 0
