@@ -232,9 +232,13 @@ class Broker:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         conf = pathlib.Path(self.dir) / "mosquitto.conf"
         limits = "".join(f"{key} {value}\n" for key, value in self.deployed_limits().items())
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n{limits}")
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     start_new_session=True)
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                        f"log_type error\nlog_type warning\n{limits}")
+        # Its log to a file: a pipe nobody reads fills up, and then Mosquitto stops serving.
+        self.log = pathlib.Path(self.dir) / "mosquitto.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -242,7 +246,7 @@ class Broker:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError("mosquitto did not start: " + self.proc.stderr.read().decode(errors="replace"))
+                    raise RuntimeError("mosquitto did not start: " + self.log.read_text(errors="replace"))
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not listen within 10 s")
 

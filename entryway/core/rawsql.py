@@ -97,3 +97,20 @@ def values(model: type[Model], names: Sequence[str], row: Sequence, using: str =
             value = step(value, col, connection)
         out.append(value)
     return out
+
+
+def values_table(name: str, names: Sequence[str], rows: Sequence[Sequence]) -> tuple[str, list]:
+    """``name (col, ...) AS (VALUES (%s, ...), ...)`` and its parameters: rows to join an UPDATE with, as
+    ``WITH <this> UPDATE t SET … FROM name WHERE t.id = name.id`` (PostgreSQL, and SQLite 3.33 or later).
+
+    Parameters are bound as they are (ints, strings): compare and assign them to columns, which gives them
+    their type; a flag is best an int compared with ``= 1``.
+    """
+    if not rows:
+        raise ValueError("values_table needs at least one row")
+    width = len(names)
+    row_sql = "(" + ", ".join(["%s"] * width) + ")"
+    params = [value for row in rows for value in row]
+    if len(params) != width * len(rows):
+        raise ValueError(f"every row must have {width} values")
+    return f"{name} ({', '.join(names)}) AS (VALUES {', '.join([row_sql] * len(rows))})", params

@@ -8,8 +8,9 @@ and a device connected to the broker publishes each action result there (QoS 1) 
 The broker lets only the device itself publish on its topic (its dynamic-security role), so the topic
 names the device, as its credentials do over HTTP. ``ReportConsumer`` (``manage.py mqtt_reports``) holds
 one persistent session (clean session off, a fixed client id): while it is away the broker keeps the
-reports for it. It records what arrived together in one transaction, by the HTTP report's own service
-(``action_report``: the same rules, handlers and strategy evaluation), and acknowledges each report only
+reports for it. It records what arrived together in one transaction, by the HTTP report's rules
+(``actions_report``: ``action_report`` for many reports, with its handlers and strategy evaluation, in a
+few statements for the whole batch), and acknowledges each report only
 after that transaction has committed, so a report is lost neither by a crash nor by a database that is
 down (the batch is tried again until it commits; unacknowledged reports come again after a reconnection,
 and a report recorded twice changes nothing).
@@ -100,9 +101,11 @@ def record_reports(reports: list[Report]) -> dict[str, int]:
 
     Raises ``DatabaseError`` when the batch could not be committed: nothing of it is recorded then, and the
     caller tries it again. Everything else about a report (a bad body, an unknown device or action, an
-    action already final) is decided here, once and for good.
+    action already final) is decided here, once and for good. The batch is written by ``actions_report``:
+    a few statements for all of it, whatever its size.
     """
-    from entryway.deviceapi.services import action_report
+    from entryway.deviceapi.services import Report as ActionReport
+    from entryway.deviceapi.services import actions_report
 
     counts = {"recorded": 0, "refused": 0, "ignored": 0}
     parsed: list[Parsed] = []
@@ -116,22 +119,23 @@ def record_reports(reports: list[Report]) -> dict[str, int]:
     if not parsed:
         return counts
     ids = _device_ids({p.mac for p in parsed})
-    recorded = []
+    known = [p for p in parsed if p.mac in ids]
     with transaction.atomic():
-        for p in parsed:
-            device_id = ids.get(p.mac)
-            action = None if device_id is None else action_report(
-                action_id=p.action_id, device_id=device_id, status=p.status, stage=p.stage, detail=p.detail)
-            if action is None:
-                # Not a device of the platform, not its action, or final already (HTTP: 404 or 409).
-                counts["ignored"] += 1
-                logger.info("MQTT report from %s on action %s ignored: no such open action of the device",
-                            p.mac, p.action_id)
-                continue
-            recorded.append(action)
-    for action in recorded:
+        actions, counted = actions_report([
+            ActionReport(action_id=p.action_id, device_id=ids[p.mac], status=p.status, stage=p.stage, detail=p.detail)
+            for p in known])
+    for p, ok in zip(known, counted, strict=True):
+        if not ok:
+            # Not its action, or final already (HTTP: 404 or 409).
+            logger.info("MQTT report from %s on action %s ignored: no such open action of the device",
+                        p.mac, p.action_id)
+    for p in parsed:
+        if p.mac not in ids:
+            logger.info("MQTT report from %s ignored: not a device of the platform", p.mac)
+    for action in actions:
         ACTIONS.labels(action.kind, action.status).inc()
-    counts["recorded"] = len(recorded)
+    counts["recorded"] = sum(counted)
+    counts["ignored"] = len(parsed) - counts["recorded"]
     return counts
 
 

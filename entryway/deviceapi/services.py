@@ -3,7 +3,10 @@
 Other apps (firmware rollouts, messages, remote maintenance, remote control) create actions
 only through ``action_create`` / ``actions_bulk_create`` and learn about results by
 registering a handler with ``register_result_handler(kind, fn)``; ``fn(action)`` is called
-inside the transaction that records a device's report (status/stage/detail already saved).
+inside the transaction that records a device's report (status/stage/detail already saved). A
+handler that can take many actions at once registers that form too (``many=fn_many``):
+``actions_report`` (the reports that arrive together over MQTT) calls it once for all its actions
+of that kind instead of ``fn`` for each.
 """
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import datetime
 import hmac
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -39,13 +43,18 @@ FILE_KINDS = (ActionKind.AUTOP, ActionKind.UPGRADE)
 
 ResultHandler = Callable[[DeviceAction], None]
 _RESULT_HANDLERS: dict[str, list[ResultHandler]] = defaultdict(list)
+# A handler's form for many actions at once (the same work, in fewer statements).
+_MANY_HANDLERS: dict[ResultHandler, Callable[[list[DeviceAction]], None]] = {}
 # Called after commit with the MACs that have new actions (MQTT push, when a broker is configured).
 _PUSHERS: list[Callable[[list[str]], None]] = []
 
 
-def register_result_handler(kind: str, handler: ResultHandler) -> None:
+def register_result_handler(kind: str, handler: ResultHandler,
+                            many: Callable[[list[DeviceAction]], None] | None = None) -> None:
     if handler not in _RESULT_HANDLERS[kind]:
         _RESULT_HANDLERS[kind].append(handler)
+    if many is not None:
+        _MANY_HANDLERS[handler] = many
 
 
 def register_pusher(pusher: Callable[[list[str]], None]) -> None:
@@ -137,7 +146,7 @@ def action_cancel(*, action: DeviceAction, acting_user=None, detail: str = "") -
         action.detail = detail or action.detail
         action.finished_at = timezone.now()
         action.save(update_fields=["status", "detail", "finished_at", "updated_at"])
-        _run_handlers(action)
+        _run_handlers([action])
         if acting_user is not None:
             audit(acting_user=acting_user, action=f"device.{action.kind}.cancel", obj=action.device,
                   after={"action_id": action.pk})
@@ -196,8 +205,82 @@ def action_report(*, action_id: int, device_id: int, status: str, stage: str = "
                  "detail": detail, "updated_at": now, "finished_at": now if final else None}
         names = [f.attname for f in DeviceAction._meta.concrete_fields if f.attname in known]
         action = DeviceAction.from_db(connection.alias, names, [known[name] for name in names])
-        _run_handlers(action)
+        _run_handlers([action])
     return action
+
+
+@dataclass(frozen=True)
+class Report:
+    """A device's report on one of its actions, as ``action_report`` takes it."""
+
+    action_id: int
+    device_id: int
+    status: str
+    stage: str = ""
+    detail: str = ""
+
+
+REPORTS_PER_STATEMENT = 1000
+
+
+def actions_report(reports: Sequence[Report]) -> tuple[list[DeviceAction], list[bool]]:
+    """Record many reports, in the caller's transaction, as ``action_report`` records them one by one in
+    this order; returns the actions as recorded and, for each report, whether it counted (False where
+    ``action_report`` would have returned None).
+
+    Of one action's reports, the first final one decides and later ones do not count (as a 409 over
+    HTTP); without a final one, the last progress report gives the stage and detail, the earlier ones
+    count too (they would have been recorded and then overwritten). All of them are written with one
+    UPDATE per thousand actions, and each kind's handlers run once for all its actions.
+    """
+    allowed = {ActionStatus.PROCEEDING, ActionStatus.SUCCESS, ActionStatus.FAILURE}
+    deciding: dict[tuple[int, int], int] = {}  # (action, device) -> index of the report that decides
+    closed: set[tuple[int, int]] = set()
+    for i, report in enumerate(reports):
+        if report.status not in allowed:
+            raise ValueError(f"status must be one of {sorted(allowed)}")
+        key = (report.action_id, report.device_id)
+        if key not in closed:
+            deciding[key] = i
+            if report.status in FINAL_STATUSES:
+                closed.add(key)
+    if not deciding:
+        return [], [False] * len(reports)
+    now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    table, finals = connection.ops.quote_name(DeviceAction._meta.db_table), sorted(FINAL_STATUSES)
+    recorded: dict[tuple[int, int], DeviceAction] = {}
+    names = None
+    with transaction.atomic(), rawsql.cursor() as cursor:
+        rows = [(r.action_id, r.device_id, r.status, r.stage[:32], r.detail[:2000], int(r.status in FINAL_STATUSES))
+                for r in (reports[i] for i in deciding.values())]
+        for start in range(0, len(rows), REPORTS_PER_STATEMENT):
+            cte, params = rawsql.values_table("v", ("id", "device_id", "status", "stage", "detail", "final"),
+                                              rows[start:start + REPORTS_PER_STATEMENT])
+            cursor.execute(
+                f"WITH {cte} UPDATE {table} SET status = v.status, stage = v.stage, detail = v.detail,"
+                f" updated_at = %s, finished_at = CASE WHEN v.final = 1 THEN %s ELSE {table}.finished_at END"
+                f" FROM v WHERE {table}.id = v.id AND {table}.device_id = v.device_id"
+                f" AND {table}.status NOT IN ({', '.join(['%s'] * len(finals))})"
+                f" RETURNING {table}.id, {table}.device_id, {table}.kind",
+                [*params, stamp, stamp, *finals])
+            kinds = {(action_id, device_id): kind for action_id, device_id, kind in cursor.fetchall()}
+            for action_id, device_id, status, stage, detail, final in rows[start:start + REPORTS_PER_STATEMENT]:
+                kind = kinds.get((action_id, device_id))
+                if kind is None:
+                    continue
+                known = {"id": action_id, "device_id": device_id, "kind": kind, "status": status,
+                         "stage": stage, "detail": detail, "updated_at": now, "finished_at": now if final else None}
+                names = names or [f.attname for f in DeviceAction._meta.concrete_fields if f.attname in known]
+                recorded[(action_id, device_id)] = DeviceAction.from_db(connection.alias, names,
+                                                                        [known[name] for name in names])
+        actions = list(recorded.values())
+        _run_handlers(actions)
+    counted = []
+    for i, report in enumerate(reports):
+        key = (report.action_id, report.device_id)
+        counted.append(key in recorded and i <= deciding[key])
+    return actions, counted
 
 
 def actions_expire(*, now: datetime.datetime | None = None) -> int:
@@ -214,20 +297,35 @@ def actions_expire(*, now: datetime.datetime | None = None) -> int:
             locked.finished_at = now
             locked.detail = locked.detail or "The device did not take the action before its deadline."
             locked.save(update_fields=["status", "finished_at", "detail", "updated_at"])
-            _run_handlers(locked)
+            _run_handlers([locked])
             count += 1
     return count
 
 
-def _run_handlers(action: DeviceAction) -> None:
-    if action.kind in FILE_KINDS and action.status in FINAL_STATUSES:
-        device_id = action.device_id
-        forget_files([device_id])  # the file no longer carries it
-        # The device fetches its file right after (it restarts after an upgrade): made now from the cached
-        # base, after commit, the AutoP request is answered from the cache before Django.
-        transaction.on_commit(lambda: file_from_base(device_id))
-    for handler in _RESULT_HANDLERS.get(action.kind, []):
-        handler(action)
+def _run_handlers(actions: list[DeviceAction]) -> None:
+    """What follows from the actions' new states (inside the transaction that records them)."""
+    closed = [a.device_id for a in actions if a.kind in FILE_KINDS and a.status in FINAL_STATUSES]
+    if closed:
+        forget_files(closed)  # the files no longer carry them
+
+        def refill():
+            # The device fetches its file right after (it restarts after an upgrade): made now from the cached
+            # base, after commit, the AutoP request is answered from the cache before Django.
+            for device_id in closed:
+                file_from_base(device_id)
+
+        transaction.on_commit(refill)
+    by_kind: dict[str, list[DeviceAction]] = defaultdict(list)
+    for action in actions:
+        by_kind[action.kind].append(action)
+    for kind, group in by_kind.items():
+        for handler in _RESULT_HANDLERS.get(kind, []):
+            many = _MANY_HANDLERS.get(handler)
+            if many is not None and len(group) > 1:
+                many(group)
+            else:
+                for action in group:
+                    handler(action)
 
 
 # ---------------------------------------------------------------------------------------------

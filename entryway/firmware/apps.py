@@ -7,6 +7,6 @@ class FirmwareConfig(AppConfig):
 
     def ready(self) -> None:
         from entryway.deviceapi.services import register_result_handler
-        from entryway.firmware.services import upgrade_result_record
+        from entryway.firmware.services import upgrade_result_record, upgrade_results_record
 
-        register_result_handler("upgrade", upgrade_result_record)
+        register_result_handler("upgrade", upgrade_result_record, many=upgrade_results_record)

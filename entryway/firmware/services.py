@@ -4,7 +4,7 @@ The firmware catalog belongs to the platform admin. Update strategies belong to 
 each has one ``UpgradeTarget`` row per device, created in bulk. When a strategy starts (at its
 Upgrade Time, by the periodic task or at once for "Upgrade Right Now"), each wave's devices get an
 ``upgrade`` device action in one insert; what the devices report comes back through
-``upgrade_result_record`` (registered as the deviceapi result handler for "upgrade").
+``upgrade_results_record`` (registered as the deviceapi result handler for "upgrade").
 """
 from __future__ import annotations
 
@@ -634,55 +634,78 @@ def _state_for(action: DeviceAction, current: str) -> str:
 
 
 def upgrade_result_record(action: DeviceAction) -> None:
-    """The deviceapi result handler for "upgrade" actions: move the device's target row along.
+    """The deviceapi result handler for "upgrade" actions (one device's report): ``upgrade_results_record``."""
+    upgrade_results_record([action])
 
-    Runs inside the transaction that records the device's report, once per report of every device of a
-    rollout, so in SQL written once (entryway.core.rawsql). A progress report is one conditional UPDATE
-    of the row (waiting → downloading → installing). On success the device's firmware version becomes
-    the strategy's version, so that the Device list shows it at once. A final state asks for the
-    strategy to be evaluated after the report commits (``strategy_note_final``), which takes the
-    strategy's row lock only when there is something to decide.
+
+def _progress_move(stage: str) -> tuple[str, tuple[str, ...]]:
+    """A progress report's target state, and the states it may move a device's row from."""
+    stage = (stage or "").lower()
+    if stage.startswith("install"):
+        return TargetState.INSTALLING, (TargetState.WAITING, TargetState.DOWNLOADING)
+    if stage.startswith("download"):
+        return TargetState.DOWNLOADING, (TargetState.WAITING, TargetState.INSTALLING)
+    return TargetState.DOWNLOADING, (TargetState.WAITING,)
+
+
+def upgrade_results_record(actions: list[DeviceAction]) -> None:
+    """Move the devices' target rows along for their "upgrade" actions' new states (registered as the
+    deviceapi result handler for "upgrade", in its form for many actions).
+
+    Runs inside the transaction that records the devices' reports, for every report of every device of a
+    rollout, so in SQL written once (entryway.core.rawsql), in statements for all the actions at once. A
+    progress report is a conditional UPDATE of the row (waiting → downloading → installing). On success
+    the device's firmware version becomes the strategy's version, so that the Device list shows it at
+    once. A final state asks for the strategy to be evaluated after the reports commit
+    (``strategy_note_final``, once per strategy), which takes the strategy's row lock only when there is
+    something to decide.
     """
     table = rawsql.table(UpgradeTarget)
-    if action.status == ActionStatus.PROCEEDING:
-        stage = (action.stage or "").lower()
-        if stage.startswith("install"):
-            state, before = TargetState.INSTALLING, (TargetState.WAITING, TargetState.DOWNLOADING)
-        elif stage.startswith("download"):
-            state, before = TargetState.DOWNLOADING, (TargetState.WAITING, TargetState.INSTALLING)
+    moves: dict[tuple[str, tuple[str, ...]], list[tuple]] = {}
+    finals = []
+    for action in actions:
+        if action.status == ActionStatus.PROCEEDING:
+            moves.setdefault(_progress_move(action.stage), []).append((action.pk, (action.detail or "")[:255]))
         else:
-            state, before = TargetState.DOWNLOADING, (TargetState.WAITING,)
-        with rawsql.cursor() as cursor:
-            cursor.execute(f"UPDATE {table} SET state = %s, detail = %s WHERE action_id = %s"
-                           f" AND state IN ({', '.join(['%s'] * len(before))})",
-                           [state, (action.detail or "")[:255], action.pk, *before])
-        return
-    state = _state_for(action, TargetState.WAITING)
-    if state not in FINAL_TARGET_STATES:
-        return
-    # One conditional UPDATE: a row already final is left as it is (a repeated or late report).
-    finals = list(FINAL_TARGET_STATES)
-    names = ("status", "current_wave", "waves", "version")
+            state = _state_for(action, TargetState.WAITING)
+            if state in FINAL_TARGET_STATES:
+                finals.append((action.pk, state, (action.detail or "")[:255]))
     with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET state = %s, detail = %s, active = %s, finished_at = %s WHERE action_id = %s"
-            f" AND state NOT IN ({', '.join(['%s'] * len(finals))}) RETURNING strategy_id, device_id",
-            [state, (action.detail or "")[:255], False, connection.ops.adapt_datetimefield_value(timezone.now()),
-             action.pk, *finals])
-        row = cursor.fetchone()
-        if row is None:
+        for (state, before), rows in moves.items():
+            for chunk in _chunks(rows):
+                cte, params = rawsql.values_table("v", ("action_id", "detail"), chunk)
+                cursor.execute(f"WITH {cte} UPDATE {table} SET state = %s, detail = v.detail FROM v"
+                               f" WHERE {table}.action_id = v.action_id"
+                               f" AND {table}.state IN ({', '.join(['%s'] * len(before))})",
+                               [*params, state, *before])
+        done: list[tuple[int, int | None, str]] = []
+        final_states = list(FINAL_TARGET_STATES)
+        stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+        for chunk in _chunks(finals):
+            # A row already final is left as it is (a repeated or late report).
+            cte, params = rawsql.values_table("v", ("action_id", "state", "detail"), chunk)
+            cursor.execute(
+                f"WITH {cte} UPDATE {table} SET state = v.state, detail = v.detail, active = %s, finished_at = %s"
+                f" FROM v WHERE {table}.action_id = v.action_id"
+                f" AND {table}.state NOT IN ({', '.join(['%s'] * len(final_states))})"
+                f" RETURNING {table}.strategy_id, {table}.device_id, {table}.state",
+                [*params, False, stamp, *final_states])
+            done.extend(cursor.fetchall())
+        if not done:
             return
-        strategy_id, device_id = row
-        cursor.execute(f"SELECT {rawsql.columns(UpdateStrategy, names)} FROM {rawsql.table(UpdateStrategy)}"
-                       " WHERE id = %s", [strategy_id])
-        found = cursor.fetchone()
-        if found is None:
-            return
-        strategy = rawsql.instances(UpdateStrategy, names, [found])[0]
-        if state == TargetState.SUCCEEDED and device_id:
-            cursor.execute(f"UPDATE {rawsql.table(IntercomDevice)} SET firmware_version = %s WHERE id = %s",
-                           [strategy.version, device_id])
-    strategy_note_final(strategy_id=strategy_id, known=(strategy.status, strategy.current_wave, strategy.waves))
+        names = ("status", "current_wave", "waves", "version")
+        ids = sorted({strategy_id for strategy_id, _device, _state in done})
+        cursor.execute(f"SELECT id, {rawsql.columns(UpdateStrategy, names)} FROM {rawsql.table(UpdateStrategy)}"
+                       f" WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
+        strategies = {row[0]: rawsql.instances(UpdateStrategy, names, [row[1:]])[0] for row in cursor.fetchall()}
+        for strategy_id, strategy in strategies.items():
+            succeeded = sorted(device_id for sid, device_id, state in done
+                               if sid == strategy_id and device_id and state == TargetState.SUCCEEDED)
+            for chunk in _chunks(succeeded):
+                cursor.execute(f"UPDATE {rawsql.table(IntercomDevice)} SET firmware_version = %s"
+                               f" WHERE id IN ({', '.join(['%s'] * len(chunk))})", [strategy.version, *chunk])
+    for strategy_id, strategy in strategies.items():
+        strategy_note_final(strategy_id=strategy_id, known=(strategy.status, strategy.current_wave, strategy.waves))
 
 
 # A strategy's threshold decisions in the middle of a wave, retried after a report that found the

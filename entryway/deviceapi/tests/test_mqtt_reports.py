@@ -79,16 +79,16 @@ def test_a_report_that_breaks_its_batch_does_not_lose_the_others(make_device, in
 
     device = make_device(installer)
     good, bad = action_create(device=device, kind="reboot"), action_create(device=device, kind="reboot")
-    real = services.action_report
+    real = services.actions_report
 
-    def report(**kwargs):
-        if kwargs["action_id"] == bad.pk:
+    def report(reports):
+        if any(r.action_id == bad.pk for r in reports):
             from django.db import IntegrityError
 
             raise IntegrityError("a broken row")
-        return real(**kwargs)
+        return real(reports)
 
-    monkeypatch.setattr(services, "action_report", report)
+    monkeypatch.setattr(services, "actions_report", report)
     consumer = ReportConsumer("mqtt://127.0.0.1:1")
     consumer.client.ack = lambda mid, qos: None
     consumer._session = 1

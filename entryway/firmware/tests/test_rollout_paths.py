@@ -94,6 +94,79 @@ def test_reports_in_the_last_wave_lock_the_strategy_only_at_the_end(make_firmwar
     assert strategy.status == StrategyStatus.EXECUTED
 
 
+def _report(action, status, stage="", detail="", device_id=None):
+    from entryway.deviceapi.services import Report
+
+    return Report(action_id=action.pk, device_id=device_id or action.device_id, status=status, stage=stage,
+                  detail=detail)
+
+
+def test_reports_recorded_together_move_each_device_as_one_by_one(make_firmware, make_device, installer):
+    """``actions_report`` (the reports that arrive together over MQTT): the same outcome as each report
+    recorded by itself, in order."""
+    from entryway.deviceapi.services import actions_report
+    from entryway.devices.models import IntercomDevice
+
+    strategy = _staged(make_firmware, make_device, installer, n=6)
+    a = _actions(strategy)
+    with mock.patch.object(services, "strategy_evaluate", wraps=services.strategy_evaluate) as evaluate:
+        actions, counted = actions_report([
+            _report(a[0], "proceeding", "downloading", "10%"),
+            _report(a[1], "proceeding", "downloading", "50%"),
+            _report(a[2], "proceeding", "installing"),
+            _report(a[1], "proceeding", "installing", "flashing"),
+            _report(a[2], "success", detail="upgraded"),
+            _report(a[3], "failure", detail="sha256 mismatch"),
+            _report(a[4], "success"),
+            _report(a[4], "failure", detail="late"),  # after its final: does not count
+            _report(a[5], "success", device_id=a[0].device_id),  # not that device's action
+        ])
+        assert not evaluate.called  # devices are still open in the last wave
+    assert counted == [True, True, True, True, True, True, True, False, False]
+    assert sorted(x.pk for x in actions) == sorted(x.pk for x in a[:5])
+    targets = {t.action_id: t for t in UpgradeTarget.objects.filter(strategy=strategy)}
+    assert [(targets[x.pk].state, targets[x.pk].detail) for x in a] == [
+        (TargetState.DOWNLOADING, "10%"), (TargetState.INSTALLING, "flashing"), (TargetState.SUCCEEDED, "upgraded"),
+        (TargetState.FAILED, "sha256 mismatch"), (TargetState.SUCCEEDED, ""), (TargetState.WAITING, "")]
+    assert [DeviceAction.objects.get(pk=x.pk).status for x in a] == [
+        "proceeding", "proceeding", "success", "failure", "success", a[5].status]
+    versions = dict(IntercomDevice.objects.filter(pk__in=[x.device_id for x in a]).values_list("pk", "firmware_version"))
+    assert versions[a[2].device_id] == versions[a[4].device_id] == strategy.firmware.version
+    assert versions[a[3].device_id] == "29.30.2.800"
+    strategy.refresh_from_db()
+    assert strategy.status == StrategyStatus.PROCESSING
+
+    # The rest together: the strategy is evaluated once, and is Executed.
+    with mock.patch.object(services, "strategy_evaluate", wraps=services.strategy_evaluate) as evaluate:
+        _actions_done, counted = actions_report([_report(a[0], "success"), _report(a[1], "success"),
+                                                _report(a[5], "failure", detail="no space")])
+        assert evaluate.call_count == 1
+    assert counted == [True, True, True]
+    strategy.refresh_from_db()
+    assert strategy.status == StrategyStatus.EXECUTED
+    assert services.strategy_counts(strategy)["succeeded"] == 4
+
+
+def test_reports_recorded_together_take_the_same_statements_for_more_devices(make_firmware, make_device,
+                                                                              installer):
+    from django.test.utils import CaptureQueriesContext
+
+    from entryway.deviceapi.services import actions_report
+
+    def statements(n):
+        strategy = _staged(lambda: make_firmware(version=f"29.30.2.{900 + n}"), make_device, installer, n=n)
+        a = _actions(strategy)
+        with CaptureQueriesContext(connection) as progress:
+            actions_report([_report(x, "proceeding", "downloading") for x in a])
+        with CaptureQueriesContext(connection) as final:
+            actions_report([_report(x, "success") for x in a])
+        strategy.refresh_from_db()
+        assert strategy.status == StrategyStatus.EXECUTED
+        return len(progress), len(final)
+
+    assert statements(3) == statements(25)
+
+
 # --------------------------------------------------------------------------- concurrent reports (PostgreSQL)
 
 @pytest.mark.postgres
