@@ -90,10 +90,36 @@ def parse_report(mac: str, payload: bytes) -> Parsed | str:
     return Parsed(mac, action_id, status, stage, detail)
 
 
-def _device_ids(macs: set[str]) -> dict[str, int]:
+# MAC -> device id, as last read: a MAC names one device, so a batch needs no query for the devices it has seen
+# before. A report that is not recorded looks its MAC up again (the device may have been deleted and added
+# again under a new id), so a stale entry costs one query and loses nothing.
+_KNOWN_DEVICES: dict[str, int] = {}
+KNOWN_DEVICES_MAX = 200_000
+
+
+def _device_ids(macs: set[str], *, fresh: bool = False) -> dict[str, int]:
     from entryway.devices.models import IntercomDevice
 
-    return dict(IntercomDevice.objects.filter(mac__in=sorted(macs)).values_list("mac", "pk"))
+    wanted = macs if fresh else {mac for mac in macs if mac not in _KNOWN_DEVICES}
+    for mac in wanted:
+        _KNOWN_DEVICES.pop(mac, None)
+    if wanted:
+        if len(_KNOWN_DEVICES) > KNOWN_DEVICES_MAX:
+            _KNOWN_DEVICES.clear()
+        _KNOWN_DEVICES.update(IntercomDevice.objects.order_by().filter(mac__in=sorted(wanted))
+                              .values_list("mac", "pk"))
+    return {mac: _KNOWN_DEVICES[mac] for mac in macs if mac in _KNOWN_DEVICES}
+
+
+def _record(parsed: list[Parsed], ids: dict[str, int]):
+    from entryway.deviceapi.services import Report as ActionReport
+    from entryway.deviceapi.services import actions_report
+
+    known = [p for p in parsed if p.mac in ids]
+    actions, counted = actions_report([
+        ActionReport(action_id=p.action_id, device_id=ids[p.mac], status=p.status, stage=p.stage, detail=p.detail)
+        for p in known])
+    return known, actions, counted
 
 
 def record_reports(reports: list[Report]) -> dict[str, int]:
@@ -104,9 +130,6 @@ def record_reports(reports: list[Report]) -> dict[str, int]:
     action already final) is decided here, once and for good. The batch is written by ``actions_report``:
     a few statements for all of it, whatever its size.
     """
-    from entryway.deviceapi.services import Report as ActionReport
-    from entryway.deviceapi.services import actions_report
-
     counts = {"recorded": 0, "refused": 0, "ignored": 0}
     parsed: list[Parsed] = []
     for report in reports:
@@ -118,12 +141,22 @@ def record_reports(reports: list[Report]) -> dict[str, int]:
             parsed.append(result)
     if not parsed:
         return counts
-    ids = _device_ids({p.mac for p in parsed})
-    known = [p for p in parsed if p.mac in ids]
+    macs = {p.mac for p in parsed}
+    remembered = {mac for mac in macs if mac in _KNOWN_DEVICES}
+    ids = _device_ids(macs)
     with transaction.atomic():
-        actions, counted = actions_report([
-            ActionReport(action_id=p.action_id, device_id=ids[p.mac], status=p.status, stage=p.stage, detail=p.detail)
-            for p in known])
+        known, actions, counted = _record(parsed, ids)
+        # Not recorded under a remembered id: look the MAC up again, and record under the new id if it changed.
+        doubtful = {p.mac for p, ok in zip(known, counted, strict=True) if not ok and p.mac in remembered}
+        if doubtful:
+            again = _device_ids(doubtful, fresh=True)
+            moved = {mac for mac in doubtful if again.get(mac) != ids[mac]}
+            if moved:
+                retried = [p for p, ok in zip(known, counted, strict=True) if not ok and p.mac in moved]
+                more_known, more_actions, more_counted = _record(retried, again)
+                actions += more_actions
+                recorded_again = {id(p) for p, ok in zip(more_known, more_counted, strict=True) if ok}
+                counted = [ok or id(p) in recorded_again for p, ok in zip(known, counted, strict=True)]
     for p, ok in zip(known, counted, strict=True):
         if not ok:
             # Not its action, or final already (HTTP: 404 or 409).

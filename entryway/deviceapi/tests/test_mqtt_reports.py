@@ -289,3 +289,27 @@ def test_the_autop_file_names_the_status_topic_only_with_mqtt_results(settings, 
     assert f"Config.Entryway.MQTT.ResultTopic = entryway/device/{device.mac}/status" in render_autop(device)
     settings.MQTT_URL = ""  # no broker, no push and no results over it
     assert "Entryway.MQTT" not in render_autop(device)
+
+
+@pytest.mark.django_db
+def test_a_device_id_remembered_for_a_mac_is_looked_up_again_when_its_report_is_not_recorded(
+        make_device, installer, monkeypatch):
+    device, other = make_device(installer), make_device(installer)
+    first, second = action_create(device=device, kind="reboot"), action_create(device=device, kind="reboot")
+    assert record_reports([_report(device.mac, _message(first.pk, "proceeding"))])["recorded"] == 1
+    assert reports._KNOWN_DEVICES[device.mac] == device.pk
+    # Known now: the next batch reads no device, it only writes the action.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert record_reports([_report(device.mac, _message(first.pk, "success"))])["recorded"] == 1
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(statements) == 1 and "deviceapi_deviceaction" in statements[0]
+    # As if the MAC had been deleted and added again as another device: the stale id is corrected.
+    monkeypatch.setitem(reports._KNOWN_DEVICES, device.mac, other.pk)
+    assert record_reports([_report(device.mac, _message(second.pk, "success"))]) == {
+        "recorded": 1, "refused": 0, "ignored": 0}
+    assert reports._KNOWN_DEVICES[device.mac] == device.pk
+    second.refresh_from_db()
+    assert second.status == "success"
