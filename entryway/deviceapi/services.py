@@ -30,7 +30,7 @@ from entryway.deviceapi.autop import (
     autop_errors,
     autop_lines,
     config_version,
-    file_from_base,
+    files_from_base,
     forget_files,
     forget_versions,
     normalise_commands,
@@ -308,13 +308,9 @@ def _run_handlers(actions: list[DeviceAction]) -> None:
     if closed:
         forget_files(closed)  # the files no longer carry them
 
-        def refill():
-            # The device fetches its file right after (it restarts after an upgrade): made now from the cached
-            # base, after commit, the AutoP request is answered from the cache before Django.
-            for device_id in closed:
-                file_from_base(device_id)
-
-        transaction.on_commit(refill)
+        # The device fetches its file right after (it restarts after an upgrade): made now from the cached
+        # base, after commit, the AutoP request is answered from the cache before Django.
+        transaction.on_commit(lambda: files_from_base(closed))
     by_kind: dict[str, list[DeviceAction]] = defaultdict(list)
     for action in actions:
         by_kind[action.kind].append(action)

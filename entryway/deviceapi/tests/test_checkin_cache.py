@@ -326,3 +326,45 @@ def test_a_base_made_for_another_mac_is_not_used(client, cached, device, device_
     assert "not-yours" not in served and served == render_autop(IntercomDevice.objects.get(pk=device.pk))
     version = checkin(client, device_headers).json()["config_version"]
     assert version == devicecache_version(device)
+
+
+@pytest.mark.parametrize("backend", ["locmem", "redis"])
+def test_files_from_cached_bases_for_many_devices_at_once(request, backend, installer, make_device,
+                                                          django_assert_num_queries):
+    """``files_from_base`` (a batch of reports closing upgrades): the same files as one by one, one query."""
+    from django.core.cache import cache
+
+    from entryway.deviceapi.autop import (
+        cached_file,
+        current_file,
+        files_from_base,
+        forget_files,
+        remember_versions,
+        render_autop,
+        version_epoch,
+    )
+    from entryway.deviceapi.services import action_create
+
+    if backend == "redis":
+        request.getfixturevalue("redis_cache")
+    devices = [make_device(installer) for _ in range(3)]
+    bare = make_device(installer)
+    cache.clear()
+    for device in devices:
+        current_file(device.pk)  # caches its base
+    action_create(device=devices[0], kind="autop", payload={"lines": ["Config.Settings.GENERAL.Name = gate"]})
+    with transaction.atomic():
+        forget_files([d.pk for d in devices] + [bare.pk])
+    assert all(cached_file(d.pk) is None for d in devices)
+    with django_assert_num_queries(1):
+        assert files_from_base([d.pk for d in devices] + [bare.pk]) == 3
+    for device in devices:
+        assert cached_file(device.pk) == render_autop(device)
+    assert "Config.Settings.GENERAL.Name = gate" in cached_file(devices[0].pk)
+    assert cached_file(bare.pk) is None  # no base cached: left to its next request
+    # A file made from data that changed meanwhile (its epoch moved) is not cached.
+    epoch = version_epoch(devices[1].pk)
+    with transaction.atomic():
+        forget_files([devices[1].pk])
+    assert remember_versions({devices[1].pk: ("stale", epoch), devices[2].pk: ("fresh", version_epoch(devices[2].pk))}) == 1
+    assert cached_file(devices[1].pk) is None and cached_file(devices[2].pk) == "fresh"
