@@ -178,12 +178,15 @@ def dynsec_broker(tmp_path: Path):
     conf.write_text(
         f"user root\nlistener {port} 127.0.0.1\nallow_anonymous false\npersistence false\n"
         f"plugin {plugin}\nplugin_opt_config_file {config_file}\nlog_dest stderr\n")
-    process = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log to a file: a pipe nobody reads fills up after enough connections, and then Mosquitto stops serving.
+    log = tmp_path / "mosquitto.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=out)
     try:
         deadline = time.monotonic() + 10
         while not _reachable("127.0.0.1", port):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("mosquitto did not start: " + process.stderr.read().decode(errors="replace"))
+                raise RuntimeError("mosquitto did not start: " + log.read_text(errors="replace"))
             time.sleep(0.05)
         yield f"mqtt://admin:{admin_password}@127.0.0.1:{port}"
     finally:
