@@ -67,7 +67,7 @@ def _picker(request):
             qs = qs.filter(device_model__device_type=flt.cleaned_data["type"])
         q = flt.cleaned_data["q"].replace(":", "").replace("-", "").strip().upper()
         if q:
-            qs = qs.filter(mac__contains=q)
+            qs = qs.filter(mac__icontains=q)
     return flt, paginate(request, qs)
 
 

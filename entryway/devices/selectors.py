@@ -75,10 +75,10 @@ def device_list(user, *, q: str = "", owner=None):
         qs = qs.filter(owner=owner)
     q = clean_search(q)
     if q:
-        cond = Q(location__icontains=q) | _owner_named(user, q) | Q(sip_number__contains=q)
+        cond = Q(location__icontains=q) | _owner_named(user, q) | Q(sip_number__icontains=q)
         fragment = _mac_fragment(q)
         if fragment:
-            cond |= Q(mac__contains=fragment)
+            cond |= Q(mac__icontains=fragment)
         qs = qs.filter(cond)
     return qs.select_related("owner", "device_model").order_by("-created_at", "-id")
 

@@ -51,7 +51,7 @@ def device_candidates(installer, model: DeviceModel | None, *, q: str = ""):
     q = (q or "").strip()
     if q:
         mac = q.replace(":", "").replace("-", "").upper()
-        qs = qs.filter(Q(mac__contains=mac) | Q(location__icontains=q) | Q(owner__name__icontains=q))
+        qs = qs.filter(Q(mac__icontains=mac) | Q(location__icontains=q) | Q(owner__name__icontains=q))
     total = qs.count()
     return list(qs.order_by("location", "mac")[:DEVICE_TABLE_LIMIT]), total
 

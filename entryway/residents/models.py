@@ -26,7 +26,7 @@ class ResidentQuerySet(TenantQuerySet):
         cond = models.Q(name__icontains=q) | models.Q(email__icontains=q)
         if digits.isdigit():
             cond |= (
-                models.Q(mobile_number__contains=digits)
+                models.Q(mobile_number__icontains=digits)
                 | models.Q(family_sip=digits)
                 | models.Q(personal_sip=digits)
             )
