@@ -22,6 +22,12 @@ import sys
 from django.db import DatabaseError, migrations, transaction
 
 
+def _create_sql(schema_editor, name: str, table: str, expression: str, *, if_not_exists: bool = False) -> str:
+    quote = schema_editor.quote_name
+    return (f"CREATE INDEX {'IF NOT EXISTS ' if if_not_exists else ''}{quote(name)} ON {quote(table)}"
+            f" USING gin (({expression}) gin_trgm_ops)")
+
+
 def trigram_indexes(*indexes: tuple[str, str, str]) -> migrations.RunPython:
     """A migration operation creating ``(name, table, expression)`` trigram indexes."""
 
@@ -35,10 +41,8 @@ def trigram_indexes(*indexes: tuple[str, str, str]) -> migrations.RunPython:
         except DatabaseError as exc:
             sys.stderr.write(f"pg_trgm not available ({exc}): the list searches will scan instead.\n")
             return
-        quote = schema_editor.quote_name
         for name, table, expression in indexes:
-            schema_editor.execute(
-                f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} USING gin (({expression}) gin_trgm_ops)")
+            schema_editor.execute(_create_sql(schema_editor, name, table, expression, if_not_exists=True))
 
     def backward(apps, schema_editor):
         if schema_editor.connection.vendor != "postgresql":
@@ -61,11 +65,10 @@ def trigram_indexes_remade(*indexes: tuple[str, str, str, str]) -> migrations.Ru
             cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
             if cursor.fetchone() is None:
                 return
-        quote = schema_editor.quote_name
         for index in indexes:
             name, table, expression = index[0], index[1], index[position]
-            schema_editor.execute(f"DROP INDEX IF EXISTS {quote(name)}")
-            schema_editor.execute(f"CREATE INDEX {quote(name)} ON {quote(table)} USING gin (({expression}) gin_trgm_ops)")
+            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+            schema_editor.execute(_create_sql(schema_editor, name, table, expression))
 
     return migrations.RunPython(lambda apps, editor: remake(editor, 2), lambda apps, editor: remake(editor, 3),
                                 elidable=False)

@@ -200,29 +200,7 @@ def open_file_actions(device_id: int) -> list:
     Read on every change of the file (an action opening or closing), so in SQL written once rather than
     compiled by the ORM each time: instances with id, kind and payload.
     """
-    from django.db import connection
-
-    from entryway.core import rawsql
-    from entryway.deviceapi.models import DeviceAction
-
-    table = connection.ops.quote_name(DeviceAction._meta.db_table)
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, kind, payload FROM {table} WHERE device_id = %s AND kind IN (%s, %s)"
-            " AND status IN (%s, %s, %s) AND (expires_at IS NULL OR expires_at > %s) ORDER BY created_at, id",
-            [device_id, ActionKind.AUTOP, ActionKind.UPGRADE, *OPEN_ACTION_STATUSES,
-             connection.ops.adapt_datetimefield_value(timezone.now())])
-        return [_file_action(pk, kind, value) for pk, kind, value in cursor.fetchall()]
-
-
-def _file_action(pk: int, kind: str, value):
-    from django.db import connection
-
-    from entryway.deviceapi.models import DeviceAction
-
-    payload = DeviceAction._meta.get_field("payload")
-    return DeviceAction.from_db(connection.alias, ["id", "kind", "payload"],
-                                [pk, kind, payload.from_db_value(value, None, connection)])
+    return open_file_actions_of([device_id])[device_id]
 
 
 def open_file_actions_of(device_ids: list[int]) -> dict[int, list]:
@@ -233,6 +211,7 @@ def open_file_actions_of(device_ids: list[int]) -> dict[int, list]:
     from entryway.deviceapi.models import DeviceAction
 
     table = connection.ops.quote_name(DeviceAction._meta.db_table)
+    payload = DeviceAction._meta.get_field("payload")
     out: dict[int, list] = {pk: [] for pk in device_ids}
     with rawsql.cursor() as cursor:
         for start in range(0, len(device_ids), 1000):
@@ -244,7 +223,8 @@ def open_file_actions_of(device_ids: list[int]) -> dict[int, list]:
                 [*chunk, ActionKind.AUTOP, ActionKind.UPGRADE, *OPEN_ACTION_STATUSES,
                  connection.ops.adapt_datetimefield_value(timezone.now())])
             for device_id, pk, kind, value in cursor.fetchall():
-                out[device_id].append(_file_action(pk, kind, value))
+                out[device_id].append(DeviceAction.from_db(connection.alias, ["id", "kind", "payload"],
+                                                           [pk, kind, payload.from_db_value(value, None, connection)]))
     return out
 
 

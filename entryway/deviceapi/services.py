@@ -200,13 +200,22 @@ def action_report(*, action_id: int, device_id: int, status: str, stage: str = "
         row = cursor.fetchone()
         if row is None:
             return None
-        # The action as recorded; the fields not named here (payload, ...) are read when a handler asks.
-        known = {"id": action_id, "device_id": device_id, "kind": row[0], "status": status, "stage": stage,
-                 "detail": detail, "updated_at": now, "finished_at": now if final else None}
-        names = [f.attname for f in DeviceAction._meta.concrete_fields if f.attname in known]
-        action = DeviceAction.from_db(connection.alias, names, [known[name] for name in names])
+        action = _recorded(action_id, device_id, row[0], status, stage, detail, now, final)
         _run_handlers([action])
     return action
+
+
+_RECORDED_FIELDS = ("id", "device_id", "kind", "status", "stage", "detail", "updated_at", "finished_at")
+
+
+def _recorded(action_id: int, device_id: int, kind: str, status: str, stage: str, detail: str,
+              now: datetime.datetime, final: bool) -> DeviceAction:
+    """The action as a report recorded it; the fields not named here (payload, ...) are read when a handler
+    asks."""
+    known = {"id": action_id, "device_id": device_id, "kind": kind, "status": status, "stage": stage,
+             "detail": detail, "updated_at": now, "finished_at": now if final else None}
+    names = [f.attname for f in DeviceAction._meta.concrete_fields if f.attname in _RECORDED_FIELDS]
+    return DeviceAction.from_db(connection.alias, names, [known[name] for name in names])
 
 
 @dataclass(frozen=True)
@@ -250,7 +259,6 @@ def actions_report(reports: Sequence[Report]) -> tuple[list[DeviceAction], list[
     stamp = connection.ops.adapt_datetimefield_value(now)
     table, finals = connection.ops.quote_name(DeviceAction._meta.db_table), sorted(FINAL_STATUSES)
     recorded: dict[tuple[int, int], DeviceAction] = {}
-    names = None
     with transaction.atomic(), rawsql.cursor() as cursor:
         rows = [(r.action_id, r.device_id, r.status, r.stage[:32], r.detail[:2000], int(r.status in FINAL_STATUSES))
                 for r in (reports[i] for i in deciding.values())]
@@ -269,11 +277,8 @@ def actions_report(reports: Sequence[Report]) -> tuple[list[DeviceAction], list[
                 kind = kinds.get((action_id, device_id))
                 if kind is None:
                     continue
-                known = {"id": action_id, "device_id": device_id, "kind": kind, "status": status,
-                         "stage": stage, "detail": detail, "updated_at": now, "finished_at": now if final else None}
-                names = names or [f.attname for f in DeviceAction._meta.concrete_fields if f.attname in known]
-                recorded[(action_id, device_id)] = DeviceAction.from_db(connection.alias, names,
-                                                                        [known[name] for name in names])
+                recorded[(action_id, device_id)] = _recorded(action_id, device_id, kind, status, stage, detail, now,
+                                                             bool(final))
         actions = list(recorded.values())
         _run_handlers(actions)
     counted = []

@@ -617,20 +617,13 @@ def strategy_evaluate(*, strategy_id: int, now: datetime.datetime | None = None,
     return True
 
 
-def _state_for(action: DeviceAction, current: str) -> str:
-    if action.status == ActionStatus.PROCEEDING:
-        stage = (action.stage or "").lower()
-        if stage.startswith("install"):
-            return TargetState.INSTALLING
-        if stage.startswith("download") or current == TargetState.WAITING:
-            return TargetState.DOWNLOADING
-        return current
-    return {
-        ActionStatus.SUCCESS: TargetState.SUCCEEDED,
-        ActionStatus.FAILURE: TargetState.FAILED,
-        ActionStatus.EXPIRED: TargetState.NOT_REACHED,
-        ActionStatus.CANCELLED: TargetState.CANCELLED,
-    }.get(action.status, current)
+# A final action's state for the device's row in the rollout.
+_FINAL_TARGET_STATE = {
+    ActionStatus.SUCCESS: TargetState.SUCCEEDED,
+    ActionStatus.FAILURE: TargetState.FAILED,
+    ActionStatus.EXPIRED: TargetState.NOT_REACHED,
+    ActionStatus.CANCELLED: TargetState.CANCELLED,
+}
 
 
 def upgrade_result_record(action: DeviceAction) -> None:
@@ -667,8 +660,8 @@ def upgrade_results_record(actions: list[DeviceAction]) -> None:
         if action.status == ActionStatus.PROCEEDING:
             moves.setdefault(_progress_move(action.stage), []).append((action.pk, (action.detail or "")[:255]))
         else:
-            state = _state_for(action, TargetState.WAITING)
-            if state in FINAL_TARGET_STATES:
+            state = _FINAL_TARGET_STATE.get(action.status)
+            if state is not None:
                 finals.append((action.pk, state, (action.detail or "")[:255]))
     with rawsql.cursor() as cursor:
         for (state, before), rows in moves.items():
