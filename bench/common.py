@@ -301,7 +301,8 @@ def process_cpu(pid: int | None) -> float:
 def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float]]:
     """{pid: (group, CPU seconds used so far, user + system)} for every process on the machine, grouped as
     the processes that share it in a benchmark: the web workers, PostgreSQL, Redis, Mosquitto, this
-    process, and everything else.
+    process, the MQTT report consumer, and everything else (the Huey consumer, a process that starts a
+    strategy).
 
     ``cpu_line`` of two readings gives what each group used in between: a process that started in between
     counts from zero, one that ended in between is missing (a lower bound), except PostgreSQL's backends,
@@ -326,6 +327,8 @@ def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float
             group = "Mosquitto"
         elif pid == os.getpid():
             group = "benchmark (simulator)"
+        elif b"mqtt_reports" in _cmdline(entry):
+            group = "report consumer"
         else:
             group = "other"
         ticks = int(fields[11]) + int(fields[12])
@@ -335,7 +338,15 @@ def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float
     return out
 
 
-CPU_GROUPS = ("web workers", "PostgreSQL", "Redis", "Mosquitto", "benchmark (simulator)", "other")
+CPU_GROUPS = ("web workers", "PostgreSQL", "Redis", "Mosquitto", "benchmark (simulator)", "report consumer", "other")
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def cpu_line(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], seconds: float,

@@ -55,6 +55,7 @@ class MqttListener:
         self._stopping = False
         self._subscribed_event: asyncio.Event | None = None
         self._acks: dict[int, asyncio.Future] = {}  # packet id -> the publish waiting for its PUBACK
+        self._watching_write = False  # the socket is watched for writability (a write would have blocked)
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
                              protocol=paho.MQTTv311)
         client.connect_timeout = connect_timeout
@@ -195,12 +196,18 @@ class MqttListener:
         self._stop_misc()
 
     def _on_register_write(self, client, userdata, sock) -> None:
-        self._loop.add_writer(sock, self._write)
+        """paho has packets to send: send them on the loop's next turn, and watch the socket only when the
+        kernel would not take them all. Watching every packet's socket cost two ``epoll_ctl`` calls and a
+        loop turn per packet, a tenth of a 10,000-device fleet's CPU."""
+        self._loop.call_soon(self._flush)
 
     def _on_unregister_write(self, client, userdata, sock) -> None:
-        self._loop.remove_writer(sock)
+        if self._watching_write:
+            self._watching_write = False
+            self._loop.remove_writer(sock)
 
     def _forget_socket(self, sock) -> None:
+        self._watching_write = False
         try:
             self._loop.remove_reader(sock)
             self._loop.remove_writer(sock)
@@ -209,6 +216,13 @@ class MqttListener:
 
     def _read(self) -> None:
         self.client.loop_read()
+
+    def _flush(self) -> None:
+        self.client.loop_write()
+        sock = self.client.socket()
+        if sock is not None and self.client.want_write() and not self._watching_write:
+            self._watching_write = True
+            self._loop.add_writer(sock, self._write)
 
     def _write(self) -> None:
         self.client.loop_write()

@@ -121,3 +121,38 @@ def test_keepalive_pings_keep_the_connection_and_stop_with_it(broker_url, monkey
         assert len(pings) <= 4
 
     run_sync(body())
+
+
+def test_published_results_are_sent_inline_and_the_socket_watched_only_when_the_kernel_is_full(broker_url):
+    """A small message goes out on the loop's next turn without watching the socket for writability; a burst
+    larger than the socket's buffer is watched until it is all sent, and every message is acknowledged."""
+    from entryway.sim import mqtt as sim_mqtt
+
+    async def body():
+        listener = sim_mqtt.MqttListener(url=broker_url, username="", password="", topic=f"entryway/device/{MAC}/cmd",
+                                         client_id=f"entryway-test-pub-{time.monotonic_ns()}",
+                                         on_message=lambda topic, payload: None)
+        loop = asyncio.get_running_loop()
+        watched = []
+        add_writer = loop.add_writer
+        loop.add_writer = lambda fd, callback, *args: (watched.append(fd), add_writer(fd, callback, *args))[1]
+        try:
+            listener.start()
+            assert await listener.wait_subscribed(5), listener.last_error
+            watched.clear()
+            topic = f"entryway/device/{MAC}/status"
+            assert await listener.publish(topic, b'{"type": "result"}', 5)
+            assert watched == []
+
+            # A send buffer of a few kilobytes: 64 KB messages cannot go out in one turn of the loop.
+            listener.client.socket().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            burst = await asyncio.gather(*(listener.publish(topic, bytes(64 * 1024), 20) for _ in range(50)))
+            assert all(burst)
+            assert watched, "a burst larger than the send buffer must be watched until it is sent"
+            assert not listener._watching_write and not listener.client.want_write()
+            assert not loop._selector.get_key(listener.client.socket()).events & 2  # EVENT_WRITE no longer watched
+        finally:
+            loop.add_writer = add_writer
+            listener.stop()
+
+    run_sync(body())
