@@ -248,6 +248,94 @@ def actions_changed(macs) -> None:
     transaction.on_commit(bump)
 
 
+# KEYS: the entries; ARGV: for each, the value it must still hold and the value to write, then the lifetime.
+# An entry changed or dropped meanwhile (a check-in stored a newer one, ``forget`` dropped it) is left alone.
+_REPLACE_UNCHANGED = """
+local n = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2 * i - 1] then
+    redis.call('SET', KEYS[i], ARGV[2 * i], 'EX', ARGV[#ARGV])
+    n = n + 1
+  end
+end
+return n
+"""
+_READ = "return redis.call('MGET', unpack(KEYS))"
+SETTLE_CHUNK = 500
+
+
+def settle(devices: dict[int, str], now=None) -> int:
+    """Devices whose actions went final (after the commit that recorded it): {device id: MAC}. Returns how
+    many entries now let the next check-in be answered from the cache.
+
+    The check-in that handed out an action left an entry that is not quiet, so the device's next check-in
+    (after an upgrade, the one that follows the restart) would read the database for nothing. Here each
+    entry is made again as the database has the device now: its reported model, firmware (a final upgrade
+    writes the new version) and address, and quiet when no action is pending or sent. As in a check-in,
+    the action generation is read before the database, so an action given meanwhile outdates the entry;
+    and an entry is replaced only while it holds what was read (``_REPLACE_UNCHANGED``), so one dropped
+    meanwhile (a new secret, a deleted device) stays dropped. Nothing happens without a cache that runs
+    scripts, or for a device without an entry; a failure is logged, never raised (the results are
+    recorded, and the next check-ins read the database as before).
+    """
+    run_script = getattr(cache, "run_script", None)
+    if run_script is None or not devices:
+        return 0
+    items = list(devices.items())
+    settled = 0
+    try:
+        for start in range(0, len(items), SETTLE_CHUNK):
+            settled += _settle(dict(items[start:start + SETTLE_CHUNK]), run_script, now)
+    except Exception:  # noqa: BLE001 - the results are recorded; the next check-ins read the database instead
+        logger.warning("refreshing the cache entries of %d device(s) failed", len(items), exc_info=True)
+    return settled
+
+
+def _settle(devices: dict[int, str], run_script, now) -> int:
+    from django.db import connection
+    from django.utils import timezone
+
+    from entryway.core import rawsql
+    from entryway.deviceapi.choices import ActionStatus
+    from entryway.deviceapi.models import DeviceAction
+    from entryway.devices.models import IntercomDevice
+
+    macs = list(devices.values())
+    raw = run_script(_READ, [*map(entry_key, macs), *map(generation_key, macs)], [])
+    entries = {mac: (value, cache.decode(value)) for mac, value in zip(macs, raw[:len(macs)], strict=True)
+               if value is not None}
+    generations = {mac: cache.decode(value) for mac, value in zip(macs, raw[len(macs):], strict=True)}
+    ids = [pk for pk, mac in devices.items() if isinstance(entries.get(mac, (None, None))[1], Entry)
+           and entries[mac][1].id == pk]
+    if not ids:
+        return 0
+    stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    device_names = ("id", "reported_model", "firmware_version", "ip_address")
+    marks = ", ".join(["%s"] * len(ids))
+    with rawsql.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {rawsql.columns(IntercomDevice, device_names, alias='d')}, EXISTS (SELECT 1 FROM"
+            f" {rawsql.table(DeviceAction)} a WHERE a.device_id = d.id AND a.status IN (%s, %s)"
+            " AND (a.expires_at IS NULL OR a.expires_at > %s))"
+            f" FROM {rawsql.table(IntercomDevice)} d WHERE d.id IN ({marks})",
+            [ActionStatus.PENDING, ActionStatus.SENT, stamp, *ids])
+        rows = cursor.fetchall()
+    width = len(device_names)
+    found = rawsql.instances(IntercomDevice, device_names, [row[:width] for row in rows])
+    keys, args = [], []
+    for device, row in zip(found, rows, strict=True):
+        mac = devices[device.pk]
+        old_raw, old = entries[mac]
+        new = old._replace(model=device.reported_model, firmware=device.firmware_version, ip=device.ip_address,
+                           generation=generations.get(mac), quiet=not row[width])
+        if new != old:
+            keys.append(entry_key(mac))
+            args += [old_raw, cache.encode(new)]
+    if not keys:
+        return 0
+    return run_script(_REPLACE_UNCHANGED, keys, [*args, ENTRY_TTL])
+
+
 # KEYS: the pending hash, the device's entry, the flush lock, the device's marker. ARGV: device id,
 # "<time> <uptime>", the entry (encoded), its lifetime, the flush interval, the write interval. Answer: 1
 # when this check-in should flush. The entry is refreshed only while it exists (XX): one dropped

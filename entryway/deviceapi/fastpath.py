@@ -58,6 +58,7 @@ from entryway.deviceapi.protocol import (
     parse_result,
     result_answer,
 )
+from entryway.deviceapi.choices import FINAL_STATUSES
 from entryway.deviceapi.services import action_report, device_checkin, device_credentials_ensure
 
 logger = logging.getLogger(__name__)
@@ -359,14 +360,20 @@ def action_result(environ, path: str, action_id: int) -> tuple[str, list[tuple[s
     posted = None if action_id > MAX_ID else _posted(environ, path)
     if posted is None:
         return None
-    start, body, credentials, _mac, ran, data, store, _gave = posted
+    start, body, credentials, mac, ran, data, store, _gave = posted
     entry = _known_entry(store, ran[0], credentials)
     status, stage, detail, errors = parse_result(data)
     if entry is None or errors:
         _hand_on(environ, body, ran)
         return None
-    action = _in_request(lambda: action_report(action_id=action_id, device_id=entry.id, status=status,
-                                               stage=stage, detail=detail), "recording a result")
+
+    def record():
+        action = action_report(action_id=action_id, device_id=entry.id, status=status, stage=stage, detail=detail)
+        if action is not None and action.status in FINAL_STATUSES:
+            devicecache.settle({entry.id: mac})  # its next check-in (after a restart) is answered from the cache
+        return action
+
+    action = _in_request(record, "recording a result")
     if action is None:  # unknown, already final, or the database failed: the view says which
         _hand_on(environ, body, ran)
         return None

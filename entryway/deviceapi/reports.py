@@ -32,7 +32,8 @@ from django.db import (DatabaseError, InterfaceError, OperationalError, close_ol
                        transaction)
 
 from entryway.core.metrics import ACTIONS
-from entryway.deviceapi import mqtt
+from entryway.deviceapi import devicecache, mqtt
+from entryway.deviceapi.choices import FINAL_STATUSES
 from entryway.deviceapi.protocol import parse_result
 
 logger = logging.getLogger(__name__)
@@ -157,6 +158,12 @@ def record_reports(reports: list[Report]) -> dict[str, int]:
                 actions += more_actions
                 recorded_again = {id(p) for p, ok in zip(more_known, more_counted, strict=True) if ok}
                 counted = [ok or id(p) in recorded_again for p, ok in zip(known, counted, strict=True)]
+    # Committed: the next check-in of a device whose action went final is answered from the cache.
+    macs_by_id = {pk: mac for mac, pk in ids.items()}
+    if doubtful:
+        macs_by_id.update({pk: mac for mac, pk in again.items()})
+    devicecache.settle({a.device_id: macs_by_id[a.device_id] for a in actions
+                        if a.status in FINAL_STATUSES and a.device_id in macs_by_id})
     for p, ok in zip(known, counted, strict=True):
         if not ok:
             # Not its action, or final already (HTTP: 404 or 409).
