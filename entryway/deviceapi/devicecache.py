@@ -9,7 +9,8 @@ anything else is true, and leaves behind a fresh entry:
 ``deviceapi:dev:<MAC>``
     (device id, installer id, digest of the device secret, Last Connected Time as written,
     reported model, firmware, IP address, action generation seen, quiet). *quiet* means the
-    check-in found no pending or sent action.
+    check-in found no pending or sent action; once an action goes final, ``settle`` makes the entry
+    again as the database then has the device, so the next check-in need not read it.
 ``deviceapi:actgen:<MAC>``
     the device's action generation: a new value is written after each commit that gives the
     device an action or changes its settings (``actions_changed``). An entry made before that

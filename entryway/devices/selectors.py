@@ -15,6 +15,9 @@ def clean_search(value) -> str:
     return str(value or "").replace("\x00", "").strip()[:MAX_SEARCH]
 
 
+MAC_LENGTH = 12  # stored MACs: 12 hexadecimal digits, upper case (entryway.core.validators.normalize_mac)
+
+
 def _mac_fragment(q: str) -> str:
     """What to look for in stored MACs: separators dropped, upper case."""
     return q.replace(":", "").replace("-", "").replace(" ", "").upper()
@@ -77,7 +80,11 @@ def device_list(user, *, q: str = "", owner=None):
     if q:
         cond = Q(location__icontains=q) | _owner_named(user, q) | Q(sip_number__icontains=q)
         fragment = _mac_fragment(q)
-        if fragment:
+        if len(fragment) == MAC_LENGTH:
+            # A whole MAC is in a stored MAC only as the MAC itself: the unique index answers at once, where
+            # the trigram index reads the postings of ten common trigrams (5 ms of 300,000 devices).
+            cond |= Q(mac=fragment)
+        elif fragment:
             cond |= Q(mac__icontains=fragment)
         qs = qs.filter(cond)
     return qs.select_related("owner", "device_model").order_by("-created_at", "-id")

@@ -54,6 +54,11 @@ def test_searches_use_the_trigram_indexes_and_lookups_by_value_do_not(postgres, 
     # The Device list's search matches as these do (icontains: UPPER(column::text) LIKE UPPER(…)).
     assert "UPPER" in str(device_list(installer, q=device.mac[-6:]).query)
     assert "devices_mac_trgm" in _plan(IntercomDevice.objects.filter(mac__icontains=device.mac[-6:]))
+    # A whole MAC is matched by value (the unique index), not as a substring (the trigram index).
+    whole = str(device_list(installer, q=":".join(device.mac[i:i + 2] for i in range(0, 12, 2)).lower()).query)
+    assert f'"devices_intercomdevice"."mac" = {device.mac}' in whole
+    assert 'UPPER("devices_intercomdevice"."mac"' not in whole, whole
+    assert [d.pk for d in device_list(installer, q=device.mac.lower())] == [device.pk]
     assert "devices_sip_trgm" in _plan(IntercomDevice.objects.filter(sip_number__icontains="800"))
     for lookup in (IntercomDevice.objects.filter(mac=device.mac),
                    IntercomDevice.objects.filter(mac__in=[device.mac, "0C1105000000"]),

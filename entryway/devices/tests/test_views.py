@@ -78,7 +78,8 @@ def test_device_module_lists_and_searches(installer_client, resident, make_devic
     assert html.count('class="mono nowrap">0C11AB') == 12
     assert reverse("deviceapi:device_info", args=[IntercomDevice.objects.first().pk]) in html
     assert reverse("deviceapi:batch_autop") in html
-    for q, expected in (("0c:11:ab:00:00:03", 1), ("Gate 1", 3), (resident.name, 12), ("nothing", 0)):
+    for q, expected in (("0c:11:ab:00:00:03", 1), ("0C-11-AB-00-00-0B", 1), ("ab:00:00:0", 12), ("AB00000", 12),
+                        ("0C11AB0000031", 0), ("Gate 1", 3), (resident.name, 12), ("nothing", 0)):
         html = installer_client.get(url, {"q": q}).content.decode()
         found = html.count('class="mono nowrap">0C11AB')
         assert found == min(expected, 10), q
