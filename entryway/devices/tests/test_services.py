@@ -178,6 +178,65 @@ def test_import_run_xlsx_template(installer):
     assert MacLibraryEntry.objects.count() == 3
 
 
+def _streamed_xlsx(sheets: dict[str, list]) -> bytes:
+    """A workbook as openpyxl's write-only mode makes it: its sheets name no <dimension>."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    for title, values in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for value in values:
+            sheet.append([value])
+    buf = io.BytesIO()
+    workbook.save(buf)
+    return buf.getvalue()
+
+
+def _with_sheet_cut(data: bytes, after: bytes) -> bytes:
+    """The same workbook with its first sheet's XML cut off just after `after` (a file damaged in transit)."""
+    import zipfile
+
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert b"<dimension" not in content
+                content = content[:content.index(after) + len(after)]
+            target.writestr(item, content)
+    return out.getvalue()
+
+
+def test_import_xlsx_reads_the_first_sheet_from_its_start_without_sizing_it(installer):
+    import datetime
+
+    data = _streamed_xlsx({"MAC": ["MAC", "0C1100000001", None, "0c:11:00:00:00:02", datetime.date(2026, 1, 2), 112233445566],
+                           "Other": ["MAC", "0C11000000FF"]})
+    assert services.import_file_check(data) == "xlsx"
+    assert list(services.import_file_rows(data, "xlsx")) == [
+        (2, "0C1100000001"), (4, "0c:11:00:00:00:02"), (5, datetime.datetime(2026, 1, 2)), (6, 112233445566)]
+    job = services.mac_import_run(import_id=services.mac_import_start(
+        acting_user=installer, data=data, file_name="streamed.xlsx").pk)
+    assert (job.status, job.added, job.invalid) == ("done", 3, 1)  # a date is no MAC; digits are
+    assert set(MacLibraryEntry.objects.values_list("mac", flat=True)) == {"0C1100000001", "0C1100000002",
+                                                                          "112233445566"}
+
+
+def test_import_xlsx_damaged_after_its_header_is_accepted_then_fails_whole(installer):
+    # The upload's check reads the header row only: a sheet that names no size is not parsed whole
+    # for one. The import then reads every row and refuses the file without importing any.
+    data = _with_sheet_cut(_streamed_xlsx({"MAC": ["MAC"] + [f"0C11000000{i:02X}" for i in range(50)]}),
+                           after=b"0C1100000031</t>")
+    assert services.import_file_check(data) == "xlsx"
+    job = services.mac_import_run(import_id=services.mac_import_start(
+        acting_user=installer, data=data, file_name="cut.xlsx").pk)
+    assert job.status == "failed" and "could not be read to its end" in job.error
+    assert not MacLibraryEntry.objects.exists()
+    with pytest.raises(ValidationError) as exc:
+        services.import_file_check(_with_sheet_cut(data, after=b"<sheetData>"))
+    assert "not a spreadsheet" in errors_of(exc)["file"][0]
+
+
 def test_import_task_runs_the_import(installer):
     from entryway.devices.tasks import mac_import_task
 
