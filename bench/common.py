@@ -306,7 +306,9 @@ def cpu_by_process(server: "Server | None" = None) -> dict[int, tuple[str, float
 
     ``cpu_line`` of two readings gives what each group used in between: a process that started in between
     counts from zero, one that ended in between is missing (a lower bound), except PostgreSQL's backends,
-    whose CPU the postmaster collects when they end."""
+    whose CPU the postmaster collects when they end: ``cpu_line`` takes off what such a backend had used by
+    the first reading (a web worker's connection reaches its ``CONN_MAX_AGE`` and is opened again within the
+    measured time; counted whole, its earlier work doubled PostgreSQL's figure in some runs)."""
     workers = set(server.worker_pids()) if server is not None else set()
     out = {}
     for entry in os.listdir("/proc"):
@@ -356,6 +358,9 @@ def cpu_line(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, f
     for pid, (group, seconds_then) in after.items():
         earlier = before.get(pid)
         used[group] += seconds_then - (earlier[1] if earlier is not None and earlier[0] == group else 0.0)
+    for pid, (group, seconds_then) in before.items():
+        if group == "PostgreSQL" and pid not in after:  # its whole life is in the postmaster's reaped time
+            used[group] -= seconds_then
     total = sum(used.values())
     text = ", ".join(f"{k} {v:.1f}" for k, v in used.items()) + f": {total:.1f} CPU-s in {seconds:.1f} s"
     if per:

@@ -181,3 +181,44 @@ def test_a_column_retyped_under_a_prepared_statement_answers_503_once_then_heals
         finally:
             connection.close()
             other.execute(f"ALTER TABLE {table} ALTER COLUMN firmware_version TYPE varchar(32)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_checkin_writes_in_one_transaction_that_waits_for_the_disk_only_for_a_report(device, installer):
+    """Marking actions sent and a Last Connected Time do not wait for the write-ahead log on PostgreSQL; a
+    changed firmware does, and a caller's own transaction keeps its durability."""
+    from django.db import transaction
+
+    lazy = ["SET LOCAL synchronous_commit TO OFF"] if connection.vendor == "postgresql" else []
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql.split(" ", 2)[:2], connection.in_atomic_block))
+        if "synchronous_commit" in sql:
+            statements.append((sql, connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    def checkin(firmware: str) -> dict:
+        statements.clear()
+        row = IntercomDevice.objects.get(pk=device.pk)
+        with connection.execute_wrapper(record):
+            return device_checkin(device=row, report={"model": "R29", "firmware": firmware})
+
+    IntercomDevice.objects.filter(pk=device.pk).update(firmware_version="1.0", reported_model="R29",
+                                                       last_seen_at=None)
+    first = action_create(device=device, kind=ActionKind.REBOOT, payload={}, acting_user=installer)
+    assert [a["id"] for a in checkin("1.0")["actions"]] == [first.pk]
+    assert [s for s, _ in statements if isinstance(s, str)] == lazy
+    assert [atomic for s, atomic in statements if s[0] == "UPDATE"] == [True, True]  # sent, and the row
+    assert DeviceAction.objects.get(pk=first.pk).status == ActionStatus.SENT
+    assert IntercomDevice.objects.get(pk=device.pk).last_seen_at is not None
+
+    assert [a["id"] for a in checkin("2.0")["actions"]] == [first.pk]  # still open, answered again
+    assert not [s for s, _ in statements if isinstance(s, str)]  # the new firmware is recorded durably
+    assert IntercomDevice.objects.values_list("firmware_version", flat=True).get(pk=device.pk) == "2.0"
+
+    second = action_create(device=device, kind=ActionKind.REBOOT, payload={}, acting_user=installer)
+    with transaction.atomic():
+        assert [a["id"] for a in checkin("2.0")["actions"]] == [first.pk, second.pk]
+    assert not [s for s, _ in statements if isinstance(s, str)]
+    assert DeviceAction.objects.get(pk=second.pk).status == ActionStatus.SENT
