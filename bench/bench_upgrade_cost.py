@@ -78,9 +78,14 @@ def main() -> None:
     def step(name: str, method: str, path: str, auth: str, body: dict | None = None, expect=(200,)):
         step_name[0] = name
         raw = json.dumps(body).encode() if body is not None else b""
+        profiled = profile is not None and profile_step in ("", name)
+        if profiled:
+            profile.enable()
         c, p = time.process_time(), common.process_cpu(backend)
         status, data = common.call_wsgi(application, method, path, auth=auth, body=raw)
         cpu[name] += time.process_time() - c
+        if profiled:
+            profile.disable()
         pg_cpu[name] += common.process_cpu(backend) - p
         if status not in expect:
             raise RuntimeError(f"{name}: HTTP {status} {data[:300]!r}")
@@ -89,11 +94,13 @@ def main() -> None:
     failures = 0
     walked = [0]
     profile = None
-    if os.environ.get("BENCH_UPGRADE_PROFILE"):  # a cProfile of the walk, written to that file
+    # A cProfile of the walk's requests (of one step's only with BENCH_UPGRADE_PROFILE_STEP=checkin, say),
+    # written to the file BENCH_UPGRADE_PROFILE names.
+    profile_step = os.environ.get("BENCH_UPGRADE_PROFILE_STEP", "")
+    if os.environ.get("BENCH_UPGRADE_PROFILE"):
         import cProfile
 
         profile = cProfile.Profile(time.process_time)  # CPU time: waits on the database are not counted
-        profile.enable()
     with connection.execute_wrapper(counter):
         for mac, secret in list(secrets_by_mac.items())[:WALK]:
             auth = "Basic " + base64.b64encode(f"{mac}:{secret}".encode()).decode()
@@ -118,7 +125,6 @@ def main() -> None:
             walked[0] += 1
 
     if profile is not None:
-        profile.disable()
         profile.dump_stats(os.environ["BENCH_UPGRADE_PROFILE"])
     n = min(WALK, len(secrets_by_mac)) - failures
     print(f"{'request':<40} {'CPU ms':>8} {'PG ms':>8} {'queries':>8}")
