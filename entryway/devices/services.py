@@ -420,7 +420,7 @@ NO_HEADER = _("The first row must have the header MAC in column A, as in the tem
 
 
 def _first_sheet(data: bytes):
-    """The workbook's first worksheet, read-only and unsized, and the reader to close.
+    """(the workbook's zip archive, to close after reading; its first worksheet, read-only and unsized).
 
     openpyxl's ``load_workbook(read_only=True)`` sizes every sheet as it opens it, and a sheet that
     does not name its ``<dimension>`` (openpyxl's write-only mode and other generators leave it out) is
@@ -447,19 +447,19 @@ def _first_sheet(data: bytes):
         apply_stylesheet(reader.archive, reader.wb)  # the date formats of the cells
         for sheet, rel in reader.parser.find_sheets():
             if rel.target in reader.valid_files and "chartsheet" not in rel.Type:
-                return reader, UnsizedSheet(reader.wb, sheet.name, rel.target, reader.shared_strings)
+                return reader.archive, UnsizedSheet(reader.wb, sheet.name, rel.target, reader.shared_strings)
     except BaseException:
         reader.archive.close()
         raise
     reader.archive.close()
-    return reader, None
+    return None, None
 
 
 def _xlsx_rows(data: bytes):
     import zipfile
 
     try:
-        reader, sheet = _first_sheet(data)
+        archive, sheet = _first_sheet(data)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, IndexError) as exc:
         raise ImportFileError({"file": [_("This file is not a spreadsheet that can be read (%(error)s).")
                                         % {"error": type(exc).__name__}]})
@@ -467,7 +467,7 @@ def _xlsx_rows(data: bytes):
         raise ImportFileError({"file": [_("This file is not a spreadsheet: import an .xlsx or .csv file.")]})
     if sheet is None:
         raise ImportFileError({"file": [_("The workbook has no sheet.")]})
-    return reader.archive, sheet.iter_rows(min_col=1, max_col=1, values_only=True)
+    return archive, sheet.iter_rows(min_col=1, max_col=1, values_only=True)
 
 
 def _csv_rows(data: bytes):

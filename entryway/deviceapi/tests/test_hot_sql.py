@@ -190,13 +190,14 @@ def test_a_checkin_writes_in_one_transaction_that_waits_for_the_disk_only_for_a_
     from django.db import transaction
 
     lazy = ["SET LOCAL synchronous_commit TO OFF"] if connection.vendor == "postgresql" else []
-    statements = []
+    statements = []  # (SQL, whether it ran in a transaction block)
 
     def record(execute, sql, params, many, context):
-        statements.append((sql.split(" ", 2)[:2], connection.in_atomic_block))
-        if "synchronous_commit" in sql:
-            statements.append((sql, connection.in_atomic_block))
+        statements.append((sql, connection.in_atomic_block))
         return execute(sql, params, many, context)
+
+    def settings_set() -> list[str]:
+        return [sql for sql, _ in statements if "synchronous_commit" in sql]
 
     def checkin(firmware: str) -> dict:
         statements.clear()
@@ -208,17 +209,17 @@ def test_a_checkin_writes_in_one_transaction_that_waits_for_the_disk_only_for_a_
                                                        last_seen_at=None)
     first = action_create(device=device, kind=ActionKind.REBOOT, payload={}, acting_user=installer)
     assert [a["id"] for a in checkin("1.0")["actions"]] == [first.pk]
-    assert [s for s, _ in statements if isinstance(s, str)] == lazy
-    assert [atomic for s, atomic in statements if s[0] == "UPDATE"] == [True, True]  # sent, and the row
+    assert settings_set() == lazy
+    assert [atomic for sql, atomic in statements if sql.startswith("UPDATE")] == [True, True]  # sent, and the row
     assert DeviceAction.objects.get(pk=first.pk).status == ActionStatus.SENT
     assert IntercomDevice.objects.get(pk=device.pk).last_seen_at is not None
 
     assert [a["id"] for a in checkin("2.0")["actions"]] == [first.pk]  # still open, answered again
-    assert not [s for s, _ in statements if isinstance(s, str)]  # the new firmware is recorded durably
+    assert not settings_set()  # the new firmware is recorded durably
     assert IntercomDevice.objects.values_list("firmware_version", flat=True).get(pk=device.pk) == "2.0"
 
     second = action_create(device=device, kind=ActionKind.REBOOT, payload={}, acting_user=installer)
     with transaction.atomic():
         assert [a["id"] for a in checkin("2.0")["actions"]] == [first.pk, second.pk]
-    assert not [s for s, _ in statements if isinstance(s, str)]
+    assert not settings_set()
     assert DeviceAction.objects.get(pk=second.pk).status == ActionStatus.SENT
