@@ -14,7 +14,8 @@ firmware file, and prints:
    with ``BENCH_ROLLOUT_MQTT=1`` (a Mosquitto of its own, with the deployment's limits) or ``=mqtt://...`` the
    devices also listen for the platform's push and publish their results on their status topic, which the
    report consumer (``manage.py mqtt_reports``) records (target 30 s; ``BENCH_ROLLOUT_MQTT_RESULTS=0``: results
-   by HTTP); ``bench_rollout_mqtt`` runs it so;
+   by HTTP; ``BENCH_ROLLOUT_PUSHED_ACTIONS=0``: devices that check in on every push instead of carrying out the
+   upgrade it brings); ``bench_rollout_mqtt`` runs it so;
    with ``BENCH_ROLLOUT_COLD=1`` the strategy starts first and the whole fleet boots at once, timed from
    the boot (each device's first request is then an AutoP fetch with nothing cached).
 """
@@ -42,6 +43,9 @@ FLEET_CONNECTIONS = int(os.environ.get("BENCH_ROLLOUT_CONNECTIONS", "32"))
 # topic and the report consumer records them in batches, instead of one HTTP request each.
 MQTT_URL = os.environ.get("BENCH_ROLLOUT_MQTT", "")
 MQTT_RESULTS = bool(MQTT_URL) and os.environ.get("BENCH_ROLLOUT_MQTT_RESULTS", "1") not in ("", "0")
+# With MQTT push, the devices carry out the upgrade the push brings without checking in for it; =0: they check
+# in on every push, as devices older than the push with actions do.
+PUSHED_ACTIONS = os.environ.get("BENCH_ROLLOUT_PUSHED_ACTIONS", "1") not in ("", "0")
 # How long the benchmark waits for the whole fleet to report (seconds): 3 poll intervals + 120 s unless set,
 # longer to measure a fleet that needs longer.
 TIMEOUT = int(os.environ.get("BENCH_ROLLOUT_TIMEOUT") or 0) or POLL_INTERVAL * 3 + 120
@@ -203,7 +207,7 @@ def _run_running_fleet(strategy_id: int, port: int, secrets_by_mac: dict[str, st
         # Polling devices spread over one interval, as a running fleet's are.
         fleet = Fleet(server.url, specs, poll_interval=POLL_INTERVAL, reboot_seconds=1.0, install_seconds=0.5,
                       ramp=min(POLL_INTERVAL, 30) if mqtt else POLL_INTERVAL, connection_limit=FLEET_CONNECTIONS,
-                      seed=1, mqtt=mqtt, mqtt_url=MQTT_URL)
+                      seed=1, mqtt=mqtt, mqtt_url=MQTT_URL, pushed_actions=PUSHED_ACTIONS)
 
         def running(d) -> bool:
             return d.online and (not mqtt or (d.mqtt is not None and d.mqtt.subscribed))
@@ -321,7 +325,8 @@ def _main() -> None:
         fleet = _run_running_fleet(strategy_id, port, secrets_by_mac)
         counts, c = fleet["counts"], fleet["counters"]
         verdict = "all" if fleet["finished"] == fleet["devices"] else f"only {fleet['finished']} of"
-        how, target = (f"MQTT push, results {'over MQTT' if MQTT_RESULTS else 'by HTTP'}", "30 s") if MQTT_URL else (f"polling every {POLL_INTERVAL} s", f"{2 * POLL_INTERVAL} s")
+        pushed = "actions in the push" if PUSHED_ACTIONS else "a check-in on each push"
+        how, target = (f"MQTT push, {pushed}, results {'over MQTT' if MQTT_RESULTS else 'by HTTP'}", "30 s") if MQTT_URL else (f"polling every {POLL_INTERVAL} s", f"{2 * POLL_INTERVAL} s")
         print(f"strategy start ({len(device_ids)} upgrade actions in bulk{', MQTT push after commit' if MQTT_URL else ''}): "
               f"{fleet['started']:.3f} s")
         print(f"fleet ({how}): {verdict} {fleet['devices']} simulated devices reported a final state "

@@ -1,15 +1,17 @@
 """Device push over MQTT and per-device broker credentials (Mosquitto dynamic security).
 
-- ``publish_checkin(macs)``: one QoS 1 message ``{"type": "checkin"}`` on each device's
-  ``entryway/device/<MAC>/cmd``. Registered as the pusher of ``deviceapi.services``; it runs
-  after commit, never raises and never blocks a request on the broker: one long-lived client
-  per process sends in its own network thread. A broker that is down only means devices learn
-  about new actions at their next check-in.
+- ``publish_checkin(macs, pushed)``: one QoS 1 message on each device's ``entryway/device/<MAC>/cmd``:
+  ``{"type": "actions", "at": …, "actions": […]}`` with the new actions the push may carry itself
+  (``deviceapi.services.PUSHED_KINDS``), else ``{"type": "checkin"}``. Registered as the pusher of
+  ``deviceapi.services``; it runs after commit, never raises and never blocks a request on the
+  broker: one long-lived client per process sends in its own network thread. A broker that is
+  down only means devices learn about new actions at their next check-in.
 - ``dynsec_device_provision(mac, password)`` / ``dynsec_device_revoke(mac)``: the broker client
   and role of one device, created and deleted through ``$CONTROL/dynamic-security/v1``.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -120,8 +122,9 @@ class Publisher:
             time.sleep(0.01)
         return client.is_connected()
 
-    def publish(self, macs) -> int:
-        """Queue one QoS 1 message per device; returns how many were handed to the client."""
+    def publish(self, macs, pushed: dict[str, list[dict]] | None = None) -> int:
+        """Queue one QoS 1 message per device (its actions from ``pushed``, else a check-in call); returns
+        how many were handed to the client."""
         if not settings.MQTT_URL or not macs:
             return 0
         try:
@@ -129,9 +132,13 @@ class Publisher:
             if fresh and not client.is_connected():
                 # Give a new connection a moment, once per process; later, a broker that is down costs nothing.
                 self.wait_connected(min(settings.MQTT_TIMEOUT, 0.5))
+            pushed = pushed or {}
+            at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             sent = 0
             for mac in dict.fromkeys(macs):
-                info = client.publish(command_topic(mac), CHECKIN_PAYLOAD, qos=1)
+                actions = pushed.get(mac)
+                payload = actions_payload(actions, at) if actions else CHECKIN_PAYLOAD
+                info = client.publish(command_topic(mac), payload, qos=1)
                 sent += info.rc == 0
             return sent
         except Exception:
@@ -142,9 +149,15 @@ class Publisher:
 publisher = Publisher()
 
 
-def publish_checkin(macs) -> None:
+def actions_payload(actions: list[dict], at: str) -> bytes:
+    """The push that carries a device's new actions, as its check-in would answer them. ``at`` (UTC) lets a
+    device that receives it late (the broker kept it while the device was away) check in instead."""
+    return json.dumps({"type": "actions", "at": at, "actions": actions}, separators=(",", ":")).encode()
+
+
+def publish_checkin(macs, pushed: dict[str, list[dict]] | None = None) -> None:
     """The pusher registered with ``deviceapi.services``."""
-    publisher.publish(list(macs))
+    publisher.publish(list(macs), pushed)
 
 
 # ---------------------------------------------------------------------------------------------

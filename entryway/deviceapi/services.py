@@ -40,13 +40,19 @@ from entryway.deviceapi.models import AutopCredential, DeviceAction
 
 # Kinds of action that appear in the AutoP file while open (they change the config version).
 FILE_KINDS = (ActionKind.AUTOP, ActionKind.UPGRADE)
+# Kinds of action that the MQTT push carries itself, so that a connected device need not check in to
+# fetch them (docs/device-protocol.md, section 5). An upgrade goes to whole fleets at once and its payload
+# holds no credential: a firmware file's version, size, SHA-256 and time-limited download URL. The other
+# kinds stay behind the check-in: a One Time AutoP's lines and a Remote Control session carry secrets, a
+# message carries what residents are told, and a broker may keep a message on its disk for an offline device.
+PUSHED_KINDS = frozenset({ActionKind.UPGRADE})
 
 ResultHandler = Callable[[DeviceAction], None]
 _RESULT_HANDLERS: dict[str, list[ResultHandler]] = defaultdict(list)
 # A handler's form for many actions at once (the same work, in fewer statements).
 _MANY_HANDLERS: dict[ResultHandler, Callable[[list[DeviceAction]], None]] = {}
 # Called after commit with the MACs that have new actions (MQTT push, when a broker is configured).
-_PUSHERS: list[Callable[[list[str]], None]] = []
+_PUSHERS: list[Callable[[list[str], dict[str, list[dict]]], None]] = []
 
 
 def register_result_handler(kind: str, handler: ResultHandler,
@@ -57,22 +63,28 @@ def register_result_handler(kind: str, handler: ResultHandler,
         _MANY_HANDLERS[handler] = many
 
 
-def register_pusher(pusher: Callable[[list[str]], None]) -> None:
+def register_pusher(pusher: Callable[[list[str], dict[str, list[dict]]], None]) -> None:
+    """``pusher(macs, pushed)`` runs after the commit that gave ``macs`` new actions; ``pushed`` holds, by MAC,
+    those of them that the push may carry itself (``PUSHED_KINDS``)."""
     if pusher not in _PUSHERS:
         _PUSHERS.append(pusher)
 
 
-def _notify_devices(macs: list[str]) -> None:
+def _notify_devices(macs: list[str], actions: Iterable[tuple[str, DeviceAction]] = ()) -> None:
     if not macs:
         return
     # Their next check-in reads the database, not the cache (see devicecache): it has something to say.
     devicecache.actions_changed(macs)
     if not _PUSHERS:
         return
+    pushed: dict[str, list[dict]] = {}
+    for mac, action in actions:
+        if action.kind in PUSHED_KINDS and action.pk is not None:
+            pushed.setdefault(mac, []).append({"id": action.pk, "kind": action.kind, "payload": action.payload})
 
     def push():
         for pusher in _PUSHERS:
-            pusher(macs)
+            pusher(macs, pushed)
 
     transaction.on_commit(push)
 
@@ -103,7 +115,7 @@ def action_create(
                   after={"action_id": action.pk, "kind": kind})
         if kind in FILE_KINDS:
             forget_files([device.pk])
-        _notify_devices([device.mac])
+        _notify_devices([device.mac], [(device.mac, action)])
     return action
 
 
@@ -132,7 +144,7 @@ def actions_bulk_create(
         created = DeviceAction.objects.bulk_create(rows, batch_size=2000)
         if kind in FILE_KINDS:
             forget_files([d.pk for d in devices])
-        _notify_devices([d.mac for d in devices])
+        _notify_devices([d.mac for d in devices], zip((d.mac for d in devices), created, strict=True))
     return created
 
 
@@ -193,10 +205,10 @@ def action_report(*, action_id: int, device_id: int, status: str, stage: str = "
             # its commit does not wait for the write-ahead log to reach the disk.
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(
-            f"UPDATE {table} SET status = %s, stage = %s, detail = %s, updated_at = %s"
+            f"UPDATE {table} SET status = %s, stage = %s, detail = %s, updated_at = %s, sent_at = COALESCE(sent_at, %s)"
             f"{', finished_at = %s' if final else ''} WHERE id = %s AND device_id = %s"
             f" AND status NOT IN ({', '.join(['%s'] * len(finals))}) RETURNING kind",
-            [status, stage, detail, stamp, *([stamp] if final else []), action_id, device_id, *finals])
+            [status, stage, detail, stamp, stamp, *([stamp] if final else []), action_id, device_id, *finals])
         row = cursor.fetchone()
         if row is None:
             return None
@@ -267,11 +279,12 @@ def actions_report(reports: Sequence[Report]) -> tuple[list[DeviceAction], list[
                                               rows[start:start + REPORTS_PER_STATEMENT])
             cursor.execute(
                 f"WITH {cte} UPDATE {table} SET status = v.status, stage = v.stage, detail = v.detail,"
-                f" updated_at = %s, finished_at = CASE WHEN v.final = 1 THEN %s ELSE {table}.finished_at END"
+                f" updated_at = %s, sent_at = COALESCE({table}.sent_at, %s),"
+                f" finished_at = CASE WHEN v.final = 1 THEN %s ELSE {table}.finished_at END"
                 f" FROM v WHERE {table}.id = v.id AND {table}.device_id = v.device_id"
                 f" AND {table}.status NOT IN ({', '.join(['%s'] * len(finals))})"
                 f" RETURNING {table}.id, {table}.device_id, {table}.kind",
-                [*params, stamp, stamp, *finals])
+                [*params, stamp, stamp, stamp, *finals])
             kinds = {(action_id, device_id): kind for action_id, device_id, kind in cursor.fetchall()}
             for action_id, device_id, status, stage, detail, final in rows[start:start + REPORTS_PER_STATEMENT]:
                 kind = kinds.get((action_id, device_id))

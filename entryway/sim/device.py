@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import datetime
 import hashlib
 import json
 import logging
@@ -137,6 +138,8 @@ class SimDevice:
         self.last_push_at: float | None = None  # time.time() of the latest MQTT message
         self.new_loop()
         self._unreported: dict[int, tuple[Result, dict]] = {}  # final results that did not get through yet
+        self._pushed: list[dict] = []  # actions a push brought, not yet carried out
+        self._checkin_now = False  # a push asked for a check-in
 
     # -- inspection ------------------------------------------------------------------------------------
 
@@ -299,7 +302,26 @@ class SimDevice:
         self.fleet.counters["pushes"] += 1
         self.last_push_at = time.time()
         self._event(f"MQTT message on {topic}")
+        actions = self._pushed_actions(payload) if self.fleet.pushed_actions else None
+        if actions is None:
+            self._checkin_now = True
+        else:
+            self._pushed.extend(actions)
         self.wake()
+
+    def _pushed_actions(self, payload: bytes) -> list[dict] | None:
+        """The actions a push carries (docs/device-protocol.md, section 5), or None when it calls for a check-in:
+        a plain call, a message that cannot be read, or one sent more than a poll interval ago (a broker kept it
+        while the device was away: what it carried may be over by now)."""
+        try:
+            message = json.loads(payload)
+            at = datetime.datetime.strptime(message["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+        except (ValueError, TypeError, KeyError):
+            return None
+        actions = message.get("actions") if message.get("type") == "actions" else None
+        if not isinstance(actions, list) or abs(time.time() - at.timestamp()) > self.poll_interval:
+            return None
+        return [action for action in actions if isinstance(action, dict)]
 
     # -- check-in ---------------------------------------------------------------------------------------
 
@@ -451,10 +473,22 @@ class SimDevice:
                 backoff = min(backoff * 2, RETRY_MAX)
         if self.fleet.stopping or not self.powered:
             return
+        self._pushed, self._checkin_now = [], False
         self._start_mqtt()
         backoff = RETRY_MIN
+        next_checkin = 0.0  # time.monotonic() of the next check-in: at once after (re)provisioning
         while not self.fleet.stopping and self.powered:
             self._wake.clear()
+            pushed, self._pushed = self._pushed, []
+            if pushed and not self._checkin_now and time.monotonic() < next_checkin:
+                # A push that brings its actions: carried out without a check-in, which stays on its interval.
+                try:
+                    await self.handle_actions(pushed)
+                except (TimeoutError, aiohttp.ClientError, HttpError, ValueError) as exc:
+                    self._note_error("pushed action", exc)
+                await self._wait(next_checkin - time.monotonic())
+                continue
+            self._checkin_now = False
             delay = self.poll_interval
             try:
                 answer = await self.checkin()
@@ -481,6 +515,7 @@ class SimDevice:
                 self.state = "unreachable"
                 delay = self._retry_delay(exc, backoff)
                 backoff = min(backoff * 2, RETRY_MAX)
+            next_checkin = time.monotonic() + delay
             await self._wait(delay)
 
     def _note_error(self, what: str, exc: Exception) -> None:

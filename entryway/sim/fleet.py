@@ -73,7 +73,7 @@ class Fleet:
                  reboot_seconds: float = 5.0, install_seconds: float = 1.0, mqtt: bool = True,
                  mqtt_url: str = "", seed: int | None = None, ramp: float = 0.0, connection_limit: int = 32,
                  request_timeout: float = 30.0, follow_cloud_server: bool = False,
-                 handlers: dict[str, ActionHandler] | None = None):
+                 handlers: dict[str, ActionHandler] | None = None, pushed_actions: bool = True):
         if not 0.0 <= fail_rate <= 1.0:
             raise ValueError("fail_rate must be between 0 and 1")
         self.server = server.rstrip("/")
@@ -84,6 +84,9 @@ class Fleet:
         self.install_seconds = install_seconds
         self.mqtt_enabled = mqtt
         self.mqtt_url = mqtt_url
+        # Carry out the actions a push brings without checking in (False: a device that only checks in
+        # on a push, as devices older than the push with actions do).
+        self.pushed_actions = pushed_actions
         self.ramp = ramp
         self.connection_limit = connection_limit
         self.request_timeout = request_timeout

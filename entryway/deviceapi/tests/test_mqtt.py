@@ -140,6 +140,51 @@ def test_batch_of_actions_pushes_each_device_once(plain_broker_url, settings, ma
         listener.stop()
 
 
+def test_a_new_upgrade_is_pushed_with_its_action_as_a_checkin_answers_it(plain_broker_url, settings, make_device,
+                                                                           installer, client,
+                                                                           django_capture_on_commit_callbacks):
+    """docs/device-protocol.md, section 5: an upgrade rides in the push (each device its own action), with the
+    time it was sent; the device's check-in answers the very same action, and kinds that carry secrets or
+    residents' words (here a One Time AutoP and a message) still push a bare call to check in."""
+    import datetime
+    import json
+
+    from entryway.deviceapi.services import actions_bulk_create
+    from entryway.deviceapi.tests.conftest import basic
+
+    settings.MQTT_URL = plain_broker_url
+    devices = [make_device(installer) for _ in range(2)]
+    payload = {"version": "29.30.2.806", "url": "http://testserver/firmware/files/t/f.bin", "sha256": "ab" * 32,
+               "size": 123}
+    listener = Listener(plain_broker_url).start()
+    try:
+        assert listener.subscribe("entryway/device/+/cmd")
+        before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        with django_capture_on_commit_callbacks(execute=True):
+            created = actions_bulk_create(devices=devices, kind="upgrade", payload_for=payload)
+        messages = dict(listener.wait_message(2))
+        assert len(messages) == 2
+        for device, action in zip(devices, created, strict=True):
+            message = json.loads(messages[f"entryway/device/{device.mac}/cmd"])
+            at = datetime.datetime.strptime(message.pop("at"), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+            assert before <= at <= datetime.datetime.now(datetime.UTC)
+            assert message == {"type": "actions", "actions": [{"id": action.pk, "kind": "upgrade", "payload": payload}]}
+        device = devices[0]
+        device.refresh_from_db()
+        answer = client.post("/device/v1/checkin", "{}", content_type="application/json",
+                             headers=basic(device.mac, device.device_secret)).json()
+        pushed = json.loads(messages[f"entryway/device/{device.mac}/cmd"])["actions"]
+        assert answer["actions"] == pushed
+
+        listener.messages.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            action_create(device=devices[1], kind="autop", payload={"lines": ["Config.Settings.X.Y = 1"]})
+            action_create(device=devices[1], kind="message", payload={"title": "t", "body": "b", "message_id": 1})
+        assert listener.wait_message(2) == [(f"entryway/device/{devices[1].mac}/cmd", b'{"type": "checkin"}')] * 2
+    finally:
+        listener.stop()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -47,6 +47,32 @@ def test_a_batch_records_progress_and_final_results_as_the_http_report_does(make
 
 
 @pytest.mark.django_db
+def test_an_action_the_push_brought_counts_as_sent_from_its_first_result(make_device, installer):
+    """A pushed upgrade is never fetched by a check-in: its first result, over HTTP or MQTT, records when the
+    device had it; an action a check-in sent keeps that time."""
+    import datetime
+
+    from entryway.deviceapi.services import action_report
+
+    first, second, third = make_device(installer), make_device(installer), make_device(installer)
+    payload = {"version": "2", "url": "http://x/f.bin", "sha256": "", "size": 1}
+    by_http, by_mqtt, fetched = (action_create(device=d, kind="upgrade", payload=payload)
+                                 for d in (first, second, third))
+    earlier = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    DeviceAction.objects.filter(pk=fetched.pk).update(status="sent", sent_at=earlier)
+    before = datetime.datetime.now(datetime.UTC)
+    action_report(action_id=by_http.pk, device_id=first.pk, status="proceeding", stage="downloading")
+    counts = record_reports([_report(second.mac, _message(by_mqtt.pk, "success", detail="upgraded")),
+                             _report(third.mac, _message(fetched.pk, "proceeding", stage="downloading"), mid=2)])
+    assert counts == {"recorded": 2, "refused": 0, "ignored": 0}
+    for action in (by_http, by_mqtt, fetched):
+        action.refresh_from_db()
+    assert by_http.status == "proceeding" and before <= by_http.sent_at <= by_http.updated_at
+    assert by_mqtt.status == "success" and before <= by_mqtt.sent_at <= by_mqtt.finished_at
+    assert fetched.status == "proceeding" and fetched.sent_at == earlier
+
+
+@pytest.mark.django_db
 def test_what_the_http_report_refuses_is_dropped_and_changes_nothing(make_device, installer):
     device, other = make_device(installer), make_device(installer)
     mine = action_create(device=device, kind="reboot")

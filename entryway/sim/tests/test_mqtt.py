@@ -76,6 +76,64 @@ def test_push_wakes_the_device_long_before_its_poll_interval(broker_url):
     run_sync(body())
 
 
+def test_a_push_with_its_actions_is_carried_out_without_a_checkin_unless_it_is_late(broker_url):
+    """docs/device-protocol.md, section 5: the actions a push brings are carried out at once, with no check-in;
+    a push sent more than a poll interval ago, or one the device cannot read, calls for a check-in instead,
+    and so does every push for a device that does not read them (``pushed_actions=False``)."""
+    import datetime
+    import json
+
+    def pushed(action_id: int, payload: dict, age: float = 0.0) -> str:
+        at = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=age)
+        return json.dumps({"type": "actions", "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           "actions": [{"id": action_id, "kind": "message", "payload": payload}]})
+
+    async def settled(platform, fleet):
+        deadline = time.monotonic() + 10
+        while not (fleet.devices and fleet.device(MAC).mqtt and fleet.device(MAC).mqtt.subscribed
+                   and fleet.device(MAC).checkins >= 1):
+            assert time.monotonic() < deadline, fleet.devices and fleet.device(MAC).last_error
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # waiting for its next check-in, a minute away
+        return fleet.device(MAC)
+
+    async def carried_out(device, action_id: int) -> None:
+        start = time.monotonic()
+        while device.final.get(action_id) != "success":
+            assert time.monotonic() - start < 5, "the pushed action was not carried out"
+            await asyncio.sleep(0.02)
+
+    async def body(pushed_actions: bool) -> list[tuple[int, int]]:
+        platform = await FakePlatform(poll_interval=60).start()
+        platform.mqtt_url = broker_url
+        platform.add_device(MAC)
+        fleet = Fleet(platform.url, [MAC], autop_user="ap-test", autop_password="pw-test", seed=1,
+                      pushed_actions=pushed_actions)
+        task = asyncio.create_task(fleet.run(duration=30))
+        checkins = []
+        try:
+            device = await settled(platform, fleet)
+            topic = f"entryway/device/{MAC}/cmd"
+            for age, text in ((0, None), (120, None), (0, '{"type": "actions", "at": "yesterday", "actions": []}')):
+                before = device.checkins
+                payload = {"title": f"Pushed {age}", "body": "now", "message_id": before}
+                action = platform.add_action(MAC, "message", payload)
+                await asyncio.to_thread(publish, broker_url, topic, text or pushed(action, payload, age))
+                await carried_out(device, action)
+                await asyncio.sleep(0.2)
+                checkins.append((device.checkins - before, len(platform.results_for(action))))
+            assert [m["title"] for m in device.messages] == ["Pushed 0", "Pushed 120", "Pushed 0"]
+        finally:
+            fleet.stop()
+            await task
+            await platform.stop()
+        return checkins
+
+    # (check-ins it took, results reported) for: a fresh push, a late one, an unreadable one
+    assert run_sync(body(True)) == [(0, 1), (1, 1), (1, 1)]
+    assert run_sync(body(False)) == [(1, 1), (1, 1), (1, 1)]
+
+
 def test_broker_override_and_disabled_push(broker_url):
     async def body():
         platform = await FakePlatform(poll_interval=60).start()
