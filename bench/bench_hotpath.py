@@ -17,7 +17,8 @@ BENCH_HOTPATH_ROUNDS rounds (default 7), each a pass over every device:
 
 Every device checks in and fetches its file twice first, so the process knows each of them. The
 figures are what ``bench_checkin``'s throughput is made of, without the machine's scheduling noise:
-compare them before and after a change of the hot paths.
+compare them before and after a change of the hot paths. ``BENCH_HOTPATH_PROFILE=checkin`` (or another
+route's name) then prints a cProfile of that route, five passes over every device.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from bench.bench_checkin import BODY, _seed
 
 N_DEVICES = int(os.environ.get("BENCH_HOTPATH_DEVICES", "2000"))
 ROUNDS = int(os.environ.get("BENCH_HOTPATH_ROUNDS", "7"))
+# BENCH_HOTPATH_PROFILE=checkin (or hello, autop, due): after the rounds, a cProfile of that route.
+PROFILE = os.environ.get("BENCH_HOTPATH_PROFILE", "")
 
 
 def _setup_django() -> None:
@@ -123,6 +126,25 @@ def main() -> None:
     print("answers: " + ", ".join(f"{count} x {code}" for code, count in sorted(statuses.items())))
     if set(statuses) != {200}:
         raise SystemExit("not every answer was 200")
+    if PROFILE in routes:
+        _profile(routes[PROFILE], prepare.get(PROFILE), list(auths))
+
+
+def _profile(route, prepare, macs: list[str], passes: int = 5) -> None:
+    """cProfile of one route over every device, ``passes`` times: the functions with the most own time."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    for _ in range(passes):
+        if prepare:
+            prepare()
+        profiler.enable()
+        for mac in macs:
+            route(mac)
+        profiler.disable()
+    print(f"\nprofile of {PROFILE!r}, {passes * len(macs)} requests, by own time:")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
 
 if __name__ == "__main__":
