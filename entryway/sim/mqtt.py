@@ -3,7 +3,8 @@
 paho-mqtt 2.x does the protocol; its socket is watched with ``loop.add_reader``/``add_writer``, so
 thousands of devices share one event loop. The device subscribes to its own command topic with QoS 1,
 clean session off and keep-alive 60 s, reconnects with back-off, and calls ``on_message`` for every
-message (the platform's ``{"type": "checkin"}``: check in now). ``publish`` sends a QoS 1 message (a device's
+message (the platform's ``{"type": "checkin"}``: check in now, or ``{"type": "actions", …}``: these actions, which
+``SimDevice`` reads). ``publish`` sends a QoS 1 message (a device's
 action result on its status topic) and waits for the broker's acknowledgement.
 """
 from __future__ import annotations
