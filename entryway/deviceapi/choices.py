@@ -12,7 +12,8 @@ class ActionKind(models.TextChoices):
 
 class ActionStatus(models.TextChoices):
     PENDING = "pending", _("Pending")  # created, not yet handed to the device
-    SENT = "sent", _("Sent")  # handed over in a check-in answer
+    # handed over in a check-in answer (an action that the MQTT push brought goes from Pending to its first result)
+    SENT = "sent", _("Sent")
     PROCEEDING = "proceeding", _("Proceeding")  # the device reported it is working on it
     SUCCESS = "success", _("Success")
     FAILURE = "failure", _("Failure")
