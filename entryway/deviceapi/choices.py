@@ -11,9 +11,9 @@ class ActionKind(models.TextChoices):
 
 
 class ActionStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")  # created, not yet handed to the device
-    # handed over in a check-in answer (an action that the MQTT push brought goes from Pending to its first result)
-    SENT = "sent", _("Sent")
+    # created, not yet fetched by a check-in (an upgrade the MQTT push brought stays Pending until its first result)
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")  # handed over in a check-in answer
     PROCEEDING = "proceeding", _("Proceeding")  # the device reported it is working on it
     SUCCESS = "success", _("Success")
     FAILURE = "failure", _("Failure")

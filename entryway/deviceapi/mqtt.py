@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import os
@@ -133,7 +132,7 @@ class Publisher:
                 # Give a new connection a moment, once per process; later, a broker that is down costs nothing.
                 self.wait_connected(min(settings.MQTT_TIMEOUT, 0.5))
             pushed = pushed or {}
-            at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # as a check-in's server_time
             sent = 0
             for mac in dict.fromkeys(macs):
                 actions = pushed.get(mac)

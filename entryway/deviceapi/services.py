@@ -80,7 +80,7 @@ def _notify_devices(macs: list[str], actions: Iterable[tuple[str, DeviceAction]]
     pushed: dict[str, list[dict]] = {}
     for mac, action in actions:
         if action.kind in PUSHED_KINDS and action.pk is not None:
-            pushed.setdefault(mac, []).append({"id": action.pk, "kind": action.kind, "payload": action.payload})
+            pushed.setdefault(mac, []).append(_answered(action))
 
     def push():
         for pusher in _PUSHERS:
@@ -581,8 +581,13 @@ def device_checkin(*, device, report: dict, now: datetime.datetime | None = None
         "poll_interval": settings.DEVICE_POLL_INTERVAL,
         "server_time": now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config_version": config_version(device.pk, mac=device.mac),
-        "actions": [{"id": a.pk, "kind": a.kind, "payload": a.payload} for a in actions],
+        "actions": [_answered(a) for a in actions],
     }
+
+
+def _answered(action: DeviceAction) -> dict:
+    """An action as the device gets it: in a check-in answer, and in a push that carries it."""
+    return {"id": action.pk, "kind": action.kind, "payload": action.payload}
 
 
 def _checkin_open_actions(device_id: int, now: datetime.datetime) -> list[DeviceAction]:
