@@ -13,7 +13,11 @@ BENCH_HOTPATH_ROUNDS rounds (default 7), each a pass over every device:
 - ``GET /autop/<MAC>.cfg``: a cached AutoP file;
 - the idle check-in again, each one due its Last Connected Time (as every check-in of a fleet polling
   every 60 s is, DEVICE_LAST_SEEN_WRITE_INTERVAL being 30 s): before each such round, every device's
-  entry says it was last seen 45 s ago and nothing is queued; a flush has just run, so none starts.
+  entry says it was last seen 45 s ago and nothing is queued; a flush has just run, so none starts;
+- the idle check-in once more, with each device's answer from the gate's script replayed from memory
+  (recorded in the last warm-up pass) instead of asked of Redis: what the process spends on a check-in
+  besides its one round trip. The difference to the idle check-in is that round trip's own cost to the
+  process: packing, the system calls, and the task switches of waiting for the answer.
 
 Every device checks in and fetches its file twice first, so the process knows each of them. The
 figures are what ``bench_checkin``'s throughput is made of, without the machine's scheduling noise:
@@ -99,11 +103,26 @@ def main() -> None:
         cache.delete_many([devicecache.seen_marker_key(mac) for mac in auths] + [devicecache.SEEN_KEY])
         cache.set(devicecache.SEEN_FLUSH_LOCK, 1, 3600)
 
-    prepare = {"due": all_due}
-    for _ in range(2):
+    # "replayed": the gate's script answered from what Redis answered each device in the last warm-up pass.
+    from django.core.cache import caches
+
+    client = caches["default"]._cache
+    asked, answers = client.run_script, {}
+
+    def recorded(source, keys, args):
+        answers[keys[3]] = answer = asked(source, keys, args)  # KEYS[4]: the device's entry
+        return answer
+
+    routes["replayed"] = routes["checkin"]
+    prepare = {"due": all_due, "replayed": lambda: setattr(client, "run_script", lambda s, k, a: answers[k[3]])}
+    finish = {"replayed": lambda: vars(client).pop("run_script", None)}
+    for warm_pass in range(2):
+        if warm_pass == 1:
+            client.run_script = recorded
         for mac in auths:
             routes["checkin"](mac)
             routes["autop"](mac)
+    vars(client).pop("run_script", None)
     statuses.clear()
     redis = _redis_pid()
     own: dict[str, list[float]] = {name: [] for name in routes}
@@ -117,6 +136,8 @@ def main() -> None:
                 route(mac)
             own[name].append((time.process_time() - c) / len(auths))
             server[name].append((common.process_cpu(redis) - r) / len(auths))
+            if name in finish:
+                finish[name]()
     print(f"machine: {common.machine()}; {len(auths)} devices, {ROUNDS} rounds; load {os.getloadavg()[0]:.1f}")
     print(f"{'route':<8} {'CPU us/request':>15} {'Redis us/request':>17}   (median of rounds; range)")
     for name in routes:
@@ -127,10 +148,10 @@ def main() -> None:
     if set(statuses) != {200}:
         raise SystemExit("not every answer was 200")
     if PROFILE in routes:
-        _profile(routes[PROFILE], prepare.get(PROFILE), list(auths))
+        _profile(routes[PROFILE], prepare.get(PROFILE), finish.get(PROFILE), list(auths))
 
 
-def _profile(route, prepare, macs: list[str], passes: int = 5) -> None:
+def _profile(route, prepare, finish, macs: list[str], passes: int = 5) -> None:
     """cProfile of one route over every device, ``passes`` times: the functions with the most own time."""
     import cProfile
     import pstats
@@ -143,6 +164,8 @@ def _profile(route, prepare, macs: list[str], passes: int = 5) -> None:
         for mac in macs:
             route(mac)
         profiler.disable()
+        if finish:
+            finish()
     print(f"\nprofile of {PROFILE!r}, {passes * len(macs)} requests, by own time:")
     pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
