@@ -225,11 +225,16 @@ def idle(entry: Entry, generation, report: dict, mac: str, flush: Callable[[], o
             and (seen or fresh(entry) or note_seen(mac, entry, report.get("uptime"), flush=flush)))
 
 
+# The device protocol's times (a check-in's server_time, the push's at, a Remote Control session's
+# expires_at): UTC, to the second, as strftime formats them.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def idle_answer(version) -> dict:
     """The answer to an idle check-in: no action, the config version the device should have."""
     return {
         "poll_interval": settings.DEVICE_POLL_INTERVAL,
-        "server_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "server_time": time.strftime(TIME_FORMAT, time.gmtime()),
         "config_version": version,
         "actions": [],
     }

@@ -22,6 +22,8 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
+from entryway.deviceapi import devicecache
+
 logger = logging.getLogger(__name__)
 
 CHECKIN_PAYLOAD = json.dumps({"type": "checkin"}).encode()
@@ -132,7 +134,7 @@ class Publisher:
                 # Give a new connection a moment, once per process; later, a broker that is down costs nothing.
                 self.wait_connected(min(settings.MQTT_TIMEOUT, 0.5))
             pushed = pushed or {}
-            at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # as a check-in's server_time
+            at = time.strftime(devicecache.TIME_FORMAT, time.gmtime())  # as a check-in's server_time
             sent = 0
             for mac in dict.fromkeys(macs):
                 actions = pushed.get(mac)

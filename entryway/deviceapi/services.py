@@ -579,7 +579,7 @@ def device_checkin(*, device, report: dict, now: datetime.datetime | None = None
 
     return {
         "poll_interval": settings.DEVICE_POLL_INTERVAL,
-        "server_time": now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "server_time": now.astimezone(datetime.UTC).strftime(devicecache.TIME_FORMAT),
         "config_version": config_version(device.pk, mac=device.mac),
         "actions": [_answered(a) for a in actions],
     }

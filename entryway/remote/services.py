@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from entryway.core.audit import audit
+from entryway.deviceapi import devicecache
 from entryway.deviceapi.choices import ActionKind, ActionStatus
 from entryway.deviceapi.models import DeviceAction
 from entryway.deviceapi.services import action_cancel, action_create, action_record_result
@@ -52,7 +53,7 @@ def session_open(*, acting_user, device) -> RemoteSession:
             device=device, kind=ActionKind.REMOTE_CONTROL, acting_user=acting_user, audit_action=False,
             expires_at=session.expires_at,
             payload={"session": session.token, "url": tunnel_url(session),
-                     "expires_at": session.expires_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "expires_at": session.expires_at.astimezone(datetime.UTC).strftime(devicecache.TIME_FORMAT),
                      "max_body": settings.REMOTE_MAX_BODY_BYTES})
         session.save(update_fields=["action", "updated_at"])
         audit(acting_user=acting_user, action="remote.open", obj=session,
