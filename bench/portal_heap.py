@@ -46,17 +46,13 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-def _rss_mb() -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main() -> None:
     import tempfile
 
     from bench import bench_soak
+
+    def rss_mb() -> float:
+        return bench_soak._rss_mb(os.getpid())
 
     bench_soak._setup_django(tempfile.mkdtemp(prefix="entryway-bench-heap-"))
     from django.db import connection
@@ -78,7 +74,7 @@ def main() -> None:
         time.sleep(0.2)
     gc.collect()
     tracemalloc.start(25)
-    before, rss_before, start = tracemalloc.take_snapshot(), _rss_mb(), time.monotonic()
+    before, rss_before, start = tracemalloc.take_snapshot(), rss_mb(), time.monotonic()
     print(f"machine: {common.machine()}; {DEVICES} devices; after {installer.rounds} warm-up rounds: "
           f"resident {rss_before:.1f} MB", flush=True)
     shown = installer.rounds
@@ -88,7 +84,7 @@ def main() -> None:
             shown = installer.rounds
             gc.collect()
             print(f"  round {shown:3d}: Python memory allocated since the warm-up and held "
-                  f"{tracemalloc.get_traced_memory()[0] / 1e6:.2f} MB; resident {_rss_mb():.1f} MB", flush=True)
+                  f"{tracemalloc.get_traced_memory()[0] / 1e6:.2f} MB; resident {rss_mb():.1f} MB", flush=True)
     stop.set()
     installer.join(60)
     gc.collect()
@@ -100,7 +96,7 @@ def main() -> None:
     print(f"{done} rounds in {time.monotonic() - start:.0f} s ({sum(installer.done.values())} operations done, "
           f"{len(installer.refused)} refused{': ' + installer.refused[0][:200] if installer.refused else ''}); "
           f"Python memory held {held:.2f} MB ({1000 * held / max(1, done):.1f} kB per round); resident "
-          f"{rss_before:.1f} MB before tracemalloc, {_rss_mb():.1f} MB with it")
+          f"{rss_before:.1f} MB before tracemalloc, {rss_mb():.1f} MB with it")
     if installer.error is not None:
         raise SystemExit(f"the installer stopped: {installer.error!r}")
     print("allocation sites that grew most (size held now, growth since the warm-up):")
