@@ -299,12 +299,6 @@ DEVICE_LAST_SEEN_WRITE_INTERVAL = env.int("DEVICE_LAST_SEEN_WRITE_INTERVAL", 30)
 # With a Redis cache, idle check-ins queue their Last Connected Time and one of them writes the queue
 # in a single batch at most this often (seconds); see entryway/deviceapi/devicecache.py.
 LAST_SEEN_FLUSH_INTERVAL = env.int("LAST_SEEN_FLUSH_INTERVAL", 10)
-# With a Redis cache, each process keeps the device routes' cache reads, which Redis tells it to drop when
-# they change, and counts their rate limits and queues their Last Connected Times itself, sending them every
-# DEVICE_NEAR_FLUSH_INTERVAL seconds (entryway/deviceapi/nearcache.py); at most DEVICE_NEAR_CACHE_KEYS values.
-DEVICE_NEAR_CACHE = env.bool("DEVICE_NEAR_CACHE", True)
-DEVICE_NEAR_CACHE_KEYS = env.int("DEVICE_NEAR_CACHE_KEYS", 100_000)
-DEVICE_NEAR_FLUSH_INTERVAL = float(env.str("DEVICE_NEAR_FLUSH_INTERVAL", "0.05"))
 AUTOP_BATCH_MAX_DEVICES = env.int("AUTOP_BATCH_MAX_DEVICES", 500)
 AUTOP_ONCE_EXPIRY_SECONDS = env.int("AUTOP_ONCE_EXPIRY_SECONDS", 30 * 24 * 3600)
 REBOOT_EXPIRY_SECONDS = env.int("REBOOT_EXPIRY_SECONDS", 24 * 3600)

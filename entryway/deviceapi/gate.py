@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.http import HttpResponse
 
 from entryway.core.ratelimit import DeviceRateLimitMiddleware, _basic_user, _too_many, client_ip
-from entryway.deviceapi import devicecache, nearcache
+from entryway.deviceapi import devicecache
 from entryway.deviceapi.autop import file_key, version_key
 
 DEVICE_WINDOW = 60  # DeviceRateLimitMiddleware's per-device window
@@ -127,49 +127,8 @@ def run_gate(meta: dict, path: str, mac: str | None, store=None, seen: tuple | N
                  devicecache.ENTRY_TTL, max(1, int(settings.LAST_SEEN_FLUSH_INTERVAL))]
     else:
         keys += ["", "", ""]
-    store = store or cache
-    near = nearcache.for_store(store)
-    if near is not None:
-        try:
-            return _near_gate(near, store.make_key, store.decode, keys, args, mac), extra_key
-        except nearcache.Unavailable:
-            pass  # Redis itself answers (and says what is wrong)
-    return store.run_script(_SCRIPT, keys, args), extra_key
-
-
-def _near_gate(near, make_key, decode, keys: list[str], args: list, mac: str | None) -> list:
-    """The script's answer from the process's near cache (entryway.deviceapi.nearcache), without a round
-    trip when it holds the device's values: the same checks in the same order, the counters counted
-    there, and a due Last Connected Time queued there (answered 1, never 2: the near cache's batch
-    takes the flush lock and has the queue written)."""
-    refused_key, device_key, autop_key, *reads = keys[:6]
-    values = near.read([make_key(refused_key), *(make_key(key) if key else "" for key in reads)])
-    limit = int(args[0])
-    if limit > 0 and _number(values[0]) >= limit:
-        return [1]
-    if device_key and near.count(make_key(device_key), args[2]) > int(args[1]):
-        return [2]
-    if autop_key and near.count(make_key(autop_key), args[4]) > int(args[3]):
-        return [3]
-    seen = 0
-    if keys[6] and values[1] is not None and args[6] in values[1]:
-        now = time.time()
-        if near.recently_queued(mac, now):
-            seen = SEEN_RECENT
-        elif getattr(decode(values[1]), "id", None) == args[5]:
-            # Under the id this process knows for the MAC only while the entry names it: a MAC given to
-            # another device since is left to the check-in, which queues the time under the entry's id.
-            near.queue_seen(mac, make_key(keys[7]), make_key(keys[3]), args[5], args[7], now)
-            seen = SEEN_QUEUED
-    return [0, *values[1:], seen]
-
-
-def _number(raw) -> int:
-    """A counter's raw value as Lua's tonumber reads it (0 when absent or not a number)."""
-    try:
-        return int(raw) if raw is not None else 0
-    except ValueError:
-        return 0
+    answer = (store or cache).run_script(_SCRIPT, keys, args)
+    return answer, extra_key
 
 
 class _Meta:

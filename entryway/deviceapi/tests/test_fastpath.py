@@ -30,13 +30,6 @@ def app(redis_cache, settings):
     return application
 
 
-@pytest.fixture
-def gate_round_trip(settings):
-    """The gate asks Redis at every request, as without a near cache (entryway.deviceapi.nearcache): the
-    Last Connected Time is queued in the gate's own round trip (the near cache's are in test_nearcache)."""
-    settings.DEVICE_NEAR_CACHE = False
-
-
 def _checkin(app, device, body=REPORT, secret=None):
     return _call(app, "POST", "/device/v1/checkin", auth=f"{device.mac}:{secret or device.device_secret}",
                  body=json.dumps(body).encode())
@@ -260,7 +253,6 @@ def _queued(redis_cache) -> dict:
     return {int(k): v.decode() for k, v in raw.items()}
 
 
-@pytest.mark.usefixtures("gate_round_trip")
 def test_a_due_checkin_queues_its_time_in_the_gates_one_round_trip(app, device, redis_cache, monkeypatch):
     from entryway.deviceapi import devicecache, gate
 
@@ -293,7 +285,6 @@ def test_a_due_checkin_queues_its_time_in_the_gates_one_round_trip(app, device, 
     assert IntercomDevice.objects.get(pk=device.pk).last_seen_at.timestamp() >= later
 
 
-@pytest.mark.usefixtures("gate_round_trip")
 def test_a_time_queued_under_an_id_the_mac_no_longer_names_goes_to_the_device(app, device, redis_cache):
     # The process knew the MAC as another device's (the MAC was given to this one since): the gate queued
     # the time under that id; the check-in moves it to the device its entry names.
@@ -309,7 +300,6 @@ def test_a_time_queued_under_an_id_the_mac_no_longer_names_goes_to_the_device(ap
     assert devicecache.known_id(device.mac) == device.pk
 
 
-@pytest.mark.usefixtures("gate_round_trip")
 def test_a_wrong_secret_queues_no_time(app, device, redis_cache, monkeypatch):
     from entryway.deviceapi import devicecache
 
@@ -334,7 +324,6 @@ def test_a_report_the_view_refuses_queues_no_time(app, device, redis_cache, bad)
     assert _queued(redis_cache) == {}
 
 
-@pytest.mark.usefixtures("gate_round_trip")
 def test_a_due_last_connected_time_is_queued_and_flushed_by_the_fast_path(app, device, redis_cache, monkeypatch):
     import datetime
     import time
