@@ -23,10 +23,43 @@ def database_url() -> str:
     return os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
 
 
+# Held by the benchmark process for as long as it lives (``one_at_a_time``).
+_machine_lock = None
+
+
+def one_at_a_time() -> None:
+    """Stop this benchmark when another one is running on the machine.
+
+    The benchmarks share their databases (PostgreSQL's and Redis's) as well as the two cores: a second one
+    starting re-seeds the devices and empties the cache under the first, whose load generator then sends
+    secrets that are no longer right and gets every device of its address refused (bench/RESULTS.md,
+    "Eleventh round"). The lock is a file lock, released when the process ends however it ends."""
+    global _machine_lock
+    if _machine_lock is not None:
+        return
+    import fcntl
+
+    handle = open(os.path.join(tempfile.gettempdir(), "entryway-bench.lock"), "a+")  # noqa: SIM115 - held open
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise SystemExit(f"another benchmark is running ({holder}): benchmarks share their databases and the "
+                         "machine, so run one at a time") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}: {' '.join(sys.argv)}\n")
+    handle.flush()
+    _machine_lock = handle
+
+
 def reset_database(url: str) -> None:
-    """Drop and re-create the benchmark database (PostgreSQL)."""
+    """Drop and re-create the benchmark database (PostgreSQL), once no other benchmark is running."""
     import psycopg
 
+    one_at_a_time()
     name = url.rsplit("/", 1)[1]
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
