@@ -33,13 +33,15 @@ def one_at_a_time() -> None:
     The benchmarks share their databases (PostgreSQL's and Redis's) as well as the two cores: a second one
     starting re-seeds the devices and empties the cache under the first, whose load generator then sends
     secrets that are no longer right and gets every device of its address refused (bench/RESULTS.md,
-    "Eleventh round"). The lock is a file lock, released when the process ends however it ends."""
+    "Eleventh round"). The lock is a file lock, released when the process ends however it ends. Its file is
+    not /tmp/entryway-bench.lock, which earlier runs took from outside with flock(1) around a benchmark
+    (bench/RESULTS.md, "Portal at scale"): such a command still works."""
     global _machine_lock
     if _machine_lock is not None:
         return
     import fcntl
 
-    handle = open(os.path.join(tempfile.gettempdir(), "entryway-bench.lock"), "a+")  # noqa: SIM115 - held open
+    handle = open(os.path.join(tempfile.gettempdir(), "entryway-bench-running.lock"), "a+")  # noqa: SIM115 - held open
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
