@@ -169,6 +169,7 @@ class SimDevice:
     def new_loop(self) -> None:
         """Fresh events for a (new) event loop: a fleet may be run more than once."""
         self._wake = asyncio.Event()
+        self._waiting: asyncio.Future | None = None  # the pause that wake() ends (SimDevice._pause)
         self._power_on = asyncio.Event()
         if self.powered:
             self._power_on.set()
@@ -176,12 +177,14 @@ class SimDevice:
     def wake(self) -> None:
         """Check in now (what an MQTT message does)."""
         self._wake.set()
+        if self._waiting is not None:
+            _end_pause(self._waiting)
 
     def power_off(self) -> None:
         """Switch the device off: no check-ins until ``power_on``."""
         self.powered = False
         self._power_on.clear()
-        self._wake.set()
+        self.wake()
 
     def power_on(self) -> None:
         self.powered = True
@@ -532,22 +535,52 @@ class SimDevice:
         """Until the next check-in: the poll interval, an MQTT message, power-off or the fleet's stop."""
         if self._wake.is_set() or self.fleet.stopping:
             return
-        wake = asyncio.ensure_future(self._wake.wait())
-        stop = asyncio.ensure_future(self.fleet.stopped.wait())
-        try:
-            await asyncio.wait({wake, stop}, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            wake.cancel()
-            stop.cancel()
+        await self._pause(seconds, wakeable=True)
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but return at once when the fleet stops."""
         if seconds <= 0 or self.fleet.stopping:
             return
+        await self._pause(seconds, wakeable=False)
+
+    async def _pause(self, seconds: float, *, wakeable: bool) -> None:
+        """``seconds``, ended early by the fleet's stop and, when ``wakeable``, by ``wake()``: one future and
+        one timer, no task (the fleet's ``StopEvent`` ends the pauses it knows of)."""
+        stopped = self.fleet.stopped
+        pauses = getattr(stopped, "pauses", None)
+        if pauses is None:  # a plain event (a fleet that is not running): wait on it
+            if wakeable:
+                wake = asyncio.ensure_future(self._wake.wait())
+                stop = asyncio.ensure_future(stopped.wait())
+                try:
+                    await asyncio.wait({wake, stop}, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    wake.cancel()
+                    stop.cancel()
+            else:
+                try:
+                    await asyncio.wait_for(stopped.wait(), timeout=seconds)
+                except TimeoutError:
+                    pass
+            return
+        loop = asyncio.get_running_loop()
+        pause = loop.create_future()
+        timer = loop.call_later(max(0.0, seconds), _end_pause, pause)
+        pauses.add(pause)
+        if wakeable:
+            self._waiting = pause
         try:
-            await asyncio.wait_for(self.fleet.stopped.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+            await pause
+        finally:
+            timer.cancel()
+            pauses.discard(pause)
+            if self._waiting is pause:
+                self._waiting = None
+
+
+def _end_pause(pause: asyncio.Future) -> None:
+    if not pause.done():
+        pause.set_result(None)
 
 
 # -- the actions of docs/device-protocol.md, section 3 ---------------------------------------------------------

@@ -51,6 +51,23 @@ class FleetStats:
                 f"pushes {self.pushes} errors {self.errors}")
 
 
+class StopEvent(asyncio.Event):
+    """The fleet's stop. Setting it also ends at once every device's pause (``SimDevice._pause``) registered in
+    ``pauses``: a pause is a future and a timer, where waiting on this event with a timeout would cost each
+    pause a task of its own (a tenth of a 10,000-device fleet's CPU in a rollout)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pauses: set[asyncio.Future] = set()
+
+    def set(self) -> None:
+        super().set()
+        pauses, self.pauses = self.pauses, set()
+        for pause in pauses:
+            if not pause.done():
+                pause.set_result(None)
+
+
 class Fleet:
     """N simulated devices against one server. All methods run on the fleet's event loop.
 
@@ -98,7 +115,7 @@ class Fleet:
         # Benchmarks and tests wait on it without walking every device's results.
         self.finished: collections.defaultdict[str, dict[str, Result]] = collections.defaultdict(dict)
         self.session: aiohttp.ClientSession | None = None
-        self.stopped: asyncio.Event | None = None
+        self.stopped: asyncio.Event | None = None  # a StopEvent while running
         self.started_at: float | None = None
         self.devices: dict[str, SimDevice] = {}
         self._specs: list[DeviceSpec] = []
@@ -163,7 +180,7 @@ class Fleet:
                   stats_every: float | None = None, stats_out: Callable[[str], None] | None = None) -> None:
         """Run every device until ``stop()``, ``duration`` seconds, or ``until(fleet)`` becomes true."""
         self.loop = asyncio.get_running_loop()
-        self.stopped = asyncio.Event()
+        self.stopped = StopEvent()
         self.started_at = time.monotonic()
         self._build()
         connector = aiohttp.TCPConnector(limit=self.connection_limit, limit_per_host=0, ttl_dns_cache=300)

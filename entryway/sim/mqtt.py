@@ -102,13 +102,14 @@ class MqttListener:
         info = self.client.publish(topic, payload, qos=1)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return False
-        # The PUBACK is read on this loop, so it cannot have arrived before the future is registered.
+        # The PUBACK is read on this loop, so it cannot have arrived before the future is registered. A timer
+        # that answers False, rather than wait_for's task and callbacks: three results per upgrade.
         acked = self._acks[info.mid] = self._loop.create_future()
+        timer = self._loop.call_later(timeout, _answer, acked, False)
         try:
-            return await asyncio.wait_for(acked, timeout)
-        except TimeoutError:
-            return False
+            return await acked
         finally:
+            timer.cancel()
             self._acks.pop(info.mid, None)
 
     def stop(self) -> None:
@@ -174,8 +175,8 @@ class MqttListener:
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         acked = self._acks.get(mid)
-        if acked is not None and not acked.done():
-            acked.set_result(not reason_code.is_failure)
+        if acked is not None:
+            _answer(acked, not reason_code.is_failure)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected = False
@@ -241,3 +242,8 @@ class MqttListener:
                 self._misc = self._loop.call_later(MISC_INTERVAL, self._misc_tick)
         elif not self._stopping:
             self._schedule_retry()
+
+
+def _answer(future: asyncio.Future, value: bool) -> None:
+    if not future.done():
+        future.set_result(value)

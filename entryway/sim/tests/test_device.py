@@ -438,3 +438,39 @@ def test_too_many_requests_waits_for_retry_after():
         assert fleet.counters["errors"] == 1 and "429" in fleet.device(MAC).last_error
 
     with_platform(body)
+
+
+def test_a_pause_ends_at_its_time_at_a_wake_up_or_when_the_fleet_stops():
+    import random
+
+    from entryway.sim.device import SimDevice
+    from entryway.sim.fleet import StopEvent
+
+    async def main():
+        fleet = Fleet("http://127.0.0.1:9", [], mqtt=False)
+        fleet.stopped = StopEvent()
+        device = SimDevice(DeviceSpec(MAC, secret="s"), fleet, random.Random(1))
+        loop = asyncio.get_running_loop()
+
+        start = loop.time()
+        await device._sleep(0.05)
+        timed = loop.time() - start
+
+        waiting = asyncio.ensure_future(device._wait(30))
+        await asyncio.sleep(0.01)
+        assert not waiting.done() and len(fleet.stopped.pauses) == 1
+        device.wake()
+        await asyncio.wait_for(waiting, 1)  # ended by the wake-up, not by its 30 s
+
+        sleeping = asyncio.ensure_future(device._sleep(30))
+        await asyncio.sleep(0.01)
+        device.wake()  # a sleep is not a wait for the next check-in: a wake-up leaves it
+        await asyncio.sleep(0.01)
+        assert not sleeping.done()
+        fleet.stop()
+        await asyncio.wait_for(sleeping, 1)
+        return timed, fleet.stopped.pauses
+
+    timed, pauses = run(main())
+    assert 0.04 <= timed < 1
+    assert pauses == set()
