@@ -166,3 +166,42 @@ def test_a_bad_prepare_threshold_is_refused_at_start():
     done = _prepare_threshold_in_a_process("sometimes")
     assert done.returncode != 0
     assert "ImproperlyConfigured: DB_PREPARE_THRESHOLD must be a number of uses (0 or more) or off" in done.stderr
+
+
+def test_get_set_and_delete_over_the_thread_connection_mean_what_djangos_client_means(store):
+    assert store.get("missing", "default") == "default"
+    store.set("number", 5, 60)
+    store.set("object", {"a": [1, 2]}, None)
+    store.set_many({"m1": 1, "m2": b"bytes", "m3": "text"}, 30)
+    server = _server()
+    assert store.get("number") == 5 and store.get("object") == {"a": [1, 2]}
+    assert store.get_many(["m1", "m2", "m3", "missing"]) == {"m1": 1, "m2": b"bytes", "m3": "text"}
+    assert 0 < server.ttl(store.make_key("number")) <= 60
+    assert server.ttl(store.make_key("object")) == -1  # None: no expiry
+    assert all(0 < server.ttl(store.make_key(key)) <= 30 for key in ("m1", "m2", "m3"))
+    store.set_many({"m4": 4}, None)
+    assert server.ttl(store.make_key("m4")) == -1
+    store.set("number", 6, 0)  # a timeout of 0 deletes, as in Django
+    assert store.get("number") is None
+    assert store.delete("object") is True and store.delete("object") is False
+    store.delete_many(["m1", "m2"])
+    assert store.get_many(["m1", "m2", "m3"]) == {"m3": "text"}
+    store.delete_many([])
+    assert store.get_many([]) == {}
+
+
+def test_an_error_reply_is_raised_and_the_next_call_works(store):
+    server = _server()
+    server.lpush(store.make_key("a-list"), "x")
+    store.set("plain", 1, 60)
+    with pytest.raises(redis.ResponseError):
+        store._cache._over_lane([("INCR", store.make_key("a-list")), ("GET", store.make_key("plain"))])
+    assert store.get("plain") == 1  # the unread reply was dropped with its connection
+
+
+def test_the_thread_connection_killed_by_the_server_falls_back_and_reconnects(store):
+    store.set("k", 1, 60)
+    assert _server().client_kill_filter(_id=_client_id(store)) == 1
+    store.set_many({"k": 2, "j": 3}, 60)  # answered by Django's client
+    assert store.get_many(["k", "j"]) == {"k": 2, "j": 3}
+    assert store.get("k") == 2
