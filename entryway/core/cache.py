@@ -12,8 +12,14 @@
   thread keeps one connection of its own (redis-py's ``Connection``, with the pool's settings), the
   command is packed by hiredis in one call and sent, and the reply read; no pool lock, liveness
   probe, retry wrapper or per-argument encoding. A connection error falls back to the client's own
-  path, with its retries. ``decode(raw)`` turns a value the script read back into what ``get`` would have returned, and
-  ``encode(value)`` a value into what ``set`` would have stored.
+  path, with its retries.
+- ``get``, ``set``, ``delete``, ``get_many``, ``set_many`` and ``delete_many`` go over that same connection,
+  each call in one write, with the commands and meaning of Django's client (``set_many`` is MSET and the
+  keys' lifetimes in one MULTI/EXEC); a connection error falls back to Django's client. About half the CPU
+  of a call through redis-py's client (bench/RESULTS.md, "Twelfth round").
+
+``decode(raw)`` turns a value a script read back into what ``get`` would have returned, and
+``encode(value)`` a value into what ``set`` would have stored.
 
 Settings: ``CACHES["default"]["BACKEND"] = "entryway.core.cache.RedisCache"`` (what ``CACHE_URL=redis://``
 selects).
