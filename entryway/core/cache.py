@@ -169,7 +169,8 @@ class RedisCacheClient(DjangoRedisCacheClient):
         connection, whose other replies are then unread, and is raised."""
         connection = self._lane()
         try:
-            connection.send_packed_command([hiredis.pack_command(command) for command in commands],
+            # One buffer: redis-py sends each item of a list with a system call of its own.
+            connection.send_packed_command([b"".join([hiredis.pack_command(command) for command in commands])],
                                            check_health=False)
             return [connection.read_response() for _command in commands]
         except (RedisConnectionError, RedisTimeoutError, OSError):
