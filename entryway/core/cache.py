@@ -94,18 +94,12 @@ class RedisCacheClient(DjangoRedisCacheClient):
         sha = self._shas.get(source)
         if sha is None:
             sha = self._shas[source] = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-        connection = self._lane()
         try:
-            try:
-                connection.send_packed_command([hiredis.pack_command(("EVALSHA", sha, len(keys), *keys, *args))],
-                                               check_health=False)
-                return connection.read_response()
-            except NoScriptError:  # a new or flushed server: the script itself, which loads it
-                connection.send_packed_command([hiredis.pack_command(("EVAL", source, len(keys), *keys, *args))],
-                                               check_health=False)
-                return connection.read_response()
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            connection.disconnect()
+            replies = self._over_lane([("EVALSHA", sha, len(keys), *keys, *args)])
+        except NoScriptError:  # a new or flushed server: the script itself, which loads it
+            replies = self._over_lane([("EVAL", source, len(keys), *keys, *args)])
+        if replies is not None:
+            return replies[0]
         return self._client_script(source, keys, args)
 
     # The operations of the hot paths besides the gate (a device's report closing its upgrade, say, makes a dozen
@@ -165,19 +159,23 @@ class RedisCacheClient(DjangoRedisCacheClient):
 
     def _over_lane(self, commands: list[tuple]) -> list | None:
         """The replies to ``commands``, sent in one write over this thread's connection; None when the
-        connection failed (the caller then asks Django's client, which retries). An error reply drops the
-        connection, whose other replies are then unread, and is raised."""
+        connection failed (the caller then asks the client, which retries). An error reply is raised; when
+        replies of later commands are still unread, the connection is dropped with them."""
         connection = self._lane()
+        replies = []
         try:
             # One buffer: redis-py sends each item of a list with a system call of its own.
             connection.send_packed_command([b"".join([hiredis.pack_command(command) for command in commands])],
                                            check_health=False)
-            return [connection.read_response() for _command in commands]
+            for _command in commands:
+                replies.append(connection.read_response())
+            return replies
         except (RedisConnectionError, RedisTimeoutError, OSError):
             connection.disconnect()
             return None
         except Exception:
-            connection.disconnect()
+            if len(replies) + 1 < len(commands):
+                connection.disconnect()
             raise
 
     def _lane(self):

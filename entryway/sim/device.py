@@ -545,24 +545,8 @@ class SimDevice:
 
     async def _pause(self, seconds: float, *, wakeable: bool) -> None:
         """``seconds``, ended early by the fleet's stop and, when ``wakeable``, by ``wake()``: one future and
-        one timer, no task (the fleet's ``StopEvent`` ends the pauses it knows of)."""
-        stopped = self.fleet.stopped
-        pauses = getattr(stopped, "pauses", None)
-        if pauses is None:  # a plain event (a fleet that is not running): wait on it
-            if wakeable:
-                wake = asyncio.ensure_future(self._wake.wait())
-                stop = asyncio.ensure_future(stopped.wait())
-                try:
-                    await asyncio.wait({wake, stop}, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    wake.cancel()
-                    stop.cancel()
-            else:
-                try:
-                    await asyncio.wait_for(stopped.wait(), timeout=seconds)
-                except TimeoutError:
-                    pass
-            return
+        one timer, no task (the fleet's ``StopEvent`` ends the pauses in its ``pauses``)."""
+        pauses = self.fleet.stopped.pauses
         loop = asyncio.get_running_loop()
         pause = loop.create_future()
         timer = loop.call_later(max(0.0, seconds), _end_pause, pause)

@@ -18,7 +18,7 @@ from typing import Self
 
 import aiohttp
 
-from entryway.sim.device import DEFAULT_HANDLERS, ActionHandler, DeviceSpec, Result, SimDevice
+from entryway.sim.device import DEFAULT_HANDLERS, ActionHandler, DeviceSpec, Result, SimDevice, _end_pause
 
 log = logging.getLogger("entryway.sim")
 
@@ -64,8 +64,7 @@ class StopEvent(asyncio.Event):
         super().set()
         pauses, self.pauses = self.pauses, set()
         for pause in pauses:
-            if not pause.done():
-                pause.set_result(None)
+            _end_pause(pause)
 
 
 class Fleet:
@@ -115,7 +114,7 @@ class Fleet:
         # Benchmarks and tests wait on it without walking every device's results.
         self.finished: collections.defaultdict[str, dict[str, Result]] = collections.defaultdict(dict)
         self.session: aiohttp.ClientSession | None = None
-        self.stopped: asyncio.Event | None = None  # a StopEvent while running
+        self.stopped: StopEvent | None = None  # set while running
         self.started_at: float | None = None
         self.devices: dict[str, SimDevice] = {}
         self._specs: list[DeviceSpec] = []

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from entryway.sim import DeviceSpec, Fleet, run_sync
 from entryway.sim.device import SimDevice
+from entryway.sim.fleet import StopEvent
 from entryway.sim.tunnel import remote_control, tunnel_open
 
 MAC, SECRET, TOKEN = "0C110512EE02", "s3cret", "Tok3nTok3nTok3nTok3n"
@@ -78,7 +79,7 @@ def test_tunnel_relays_the_web_interface_until_the_session_closes():
         server = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
 
         fleet = Fleet(server, [], mqtt=False)
-        fleet.stopped = asyncio.Event()
+        fleet.stopped = StopEvent()
         device = SimDevice(DeviceSpec(MAC, secret=SECRET), fleet, random.Random(1))
         device.config["Config.DoorSetting.DEVICENODE.Location"] = "Gate"
         async with aiohttp.ClientSession() as session:
@@ -139,7 +140,7 @@ def test_a_bad_payload_or_unknown_session_is_a_failure():
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         fleet = Fleet(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", [], mqtt=False)
-        fleet.stopped = asyncio.Event()
+        fleet.stopped = StopEvent()
         device = SimDevice(DeviceSpec(MAC, secret=SECRET), fleet, random.Random(1))
         async with aiohttp.ClientSession() as session:
             fleet.session = session
